@@ -1,0 +1,24 @@
+"""lmms-eval entry point: registers the ``fakevlm`` model and makes this project's tasks visible.
+
+lmms-eval loads the ``lmms_eval.models`` entry-point group when ``lmms_eval.models`` is
+imported, which its CLI does before it builds the ``TaskManager``. lmms-eval has no task
+entry point, so the same hook adds ``fakevlm_tasks``' task folder to every TaskManager
+(see :mod:`fakevlm_tasks.registration`). A failing entry point makes lmms-eval skip all
+later plugins, so nothing here may raise.
+"""
+
+from __future__ import annotations
+
+from loguru import logger
+
+
+def manifests():
+    from lmms_eval.models.registry_v2 import ModelManifest
+
+    try:
+        from fakevlm_tasks.registration import register_tasks
+
+        register_tasks()
+    except Exception as exc:  # never break lmms-eval's plugin loading
+        logger.warning(f"fakevlm-eval: could not register its tasks automatically ({exc}); pass --include_path $(python -m fakevlm_tasks --path)")
+    return [ModelManifest(model_id="fakevlm", simple_class_path="fakevlm_model.fakevlm.FakeVLM")]
