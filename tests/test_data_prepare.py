@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from fakevlm_tasks.data import cli
 from fakevlm_tasks.data.common import DataNotPreparedError, read_prepared
+from official_formats import fakeclue_record, loki_open_ended, loki_tf_pair, write_fakeclue, write_loki
 
 
 @pytest.fixture(autouse=True)
@@ -19,37 +19,6 @@ def data_root(tmp_path, monkeypatch) -> Path:
     return root
 
 
-def _png(path: Path, color=(10, 20, 30)) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (8, 8), color).save(path)
-
-
-def _fakeclue_record(image: str, label: int, cate: str, answer: str) -> dict:
-    return {
-        "image": image,
-        "label": label,
-        "cate": cate,
-        "width": 8,
-        "height": 8,
-        "conversations": [
-            {"from": "human", "value": "<image>Does the image looks real/fake?"},
-            {"from": "gpt", "value": answer},
-        ],
-    }
-
-
-def write_fakeclue(root: Path, records: list[dict], make_images=True) -> tuple[Path, Path]:
-    images = root / "images"
-    images.mkdir(parents=True, exist_ok=True)
-    if make_images:
-        for r in records:
-            if isinstance(r, dict) and "image" in r:
-                _png(images / r["image"])
-    ann = root / "test.json"
-    ann.write_text(json.dumps(records), encoding="utf-8")
-    return ann, images
-
-
 def prepare_fakeclue(ann, images, *extra) -> int:
     return cli.main(["prepare", "fakeclue", "--annotations", str(ann), "--images", str(images), *extra])
 
@@ -57,12 +26,12 @@ def prepare_fakeclue(ann, images, *extra) -> int:
 # ------------------------------------------------------------------------ FakeClue
 
 
-def test_fakeclue_records_carry_label_category_question_and_reference(tmp_path):
+def testfakeclue_records_carry_label_category_question_and_reference(tmp_path):
     ann, images = write_fakeclue(
         tmp_path,
         [
-            _fakeclue_record("ff++/fake/Deepfakes/c23/frames/071_054/160.png", 0, "deepfake", "This is a fake image. Seams."),
-            _fakeclue_record("chameleon/real/1.png", 1, "human", "This is a real image. Pores."),
+            fakeclue_record("ff++/fake/Deepfakes/c23/frames/071_054/160.png", 0, "deepfake", "This is a fake image. Seams."),
+            fakeclue_record("chameleon/real/1.png", 1, "human", "This is a real image. Pores."),
         ],
     )
     assert prepare_fakeclue(ann, images) == 0
@@ -76,9 +45,9 @@ def test_fakeclue_records_carry_label_category_question_and_reference(tmp_path):
 
 def test_fakeclue_missing_and_corrupt_images_are_skipped_counted_and_named(tmp_path, capsys, data_root):
     recs = [
-        _fakeclue_record("a/real/ok.png", 1, "scene", "This is a real image."),
-        _fakeclue_record("a/fake/missing.png", 0, "scene", "This is a fake image."),
-        _fakeclue_record("a/fake/broken.png", 0, "scene", "This is a fake image."),
+        fakeclue_record("a/real/ok.png", 1, "scene", "This is a real image."),
+        fakeclue_record("a/fake/missing.png", 0, "scene", "This is a fake image."),
+        fakeclue_record("a/fake/broken.png", 0, "scene", "This is a fake image."),
     ]
     ann, images = write_fakeclue(tmp_path, recs)
     (images / "a/fake/missing.png").unlink()
@@ -103,7 +72,7 @@ def test_fakeclue_missing_and_corrupt_images_are_skipped_counted_and_named(tmp_p
     ],
 )
 def test_fakeclue_malformed_record_is_named_with_its_index(tmp_path, bad, reason, data_root):
-    good = _fakeclue_record("ok.png", 1, "scene", "This is a real image.")
+    good = fakeclue_record("ok.png", 1, "scene", "This is a real image.")
     ann, images = write_fakeclue(tmp_path, [good, bad])
     assert prepare_fakeclue(ann, images) == 0
     skipped = json.loads((data_root / "fakeclue" / "manifest.json").read_text())["skipped_records"]
@@ -113,14 +82,14 @@ def test_fakeclue_malformed_record_is_named_with_its_index(tmp_path, bad, reason
 
 
 def test_fakeclue_strict_refuses_to_skip(tmp_path, capsys):
-    ann, images = write_fakeclue(tmp_path, [_fakeclue_record("ok.png", 1, "s", "r"), _fakeclue_record("gone.png", 0, "s", "f")])
+    ann, images = write_fakeclue(tmp_path, [fakeclue_record("ok.png", 1, "s", "r"), fakeclue_record("gone.png", 0, "s", "f")])
     (images / "gone.png").unlink()
     assert prepare_fakeclue(ann, images, "--strict") == 2
     assert "--strict" in capsys.readouterr().err
 
 
 def test_fakeclue_wrong_image_folder_is_an_error_not_an_empty_dataset(tmp_path, capsys, data_root):
-    ann, _ = write_fakeclue(tmp_path, [_fakeclue_record("a.png", 1, "s", "r")])
+    ann, _ = write_fakeclue(tmp_path, [fakeclue_record("a.png", 1, "s", "r")])
     empty = tmp_path / "elsewhere"
     empty.mkdir()
     assert prepare_fakeclue(ann, empty) == 2
@@ -138,7 +107,7 @@ def test_fakeclue_unreadable_annotation_file_names_the_file(tmp_path, capsys):
 
 
 def test_fakeclue_images_argument_must_be_a_folder(tmp_path, capsys):
-    ann, _ = write_fakeclue(tmp_path, [_fakeclue_record("a.png", 1, "s", "r")])
+    ann, _ = write_fakeclue(tmp_path, [fakeclue_record("a.png", 1, "s", "r")])
     assert prepare_fakeclue(ann, tmp_path / "nope") == 2
     assert "is not a folder" in capsys.readouterr().err
 
@@ -151,7 +120,7 @@ def test_reading_unprepared_data_names_the_command_to_run(data_root):
 
 
 def test_status_lists_prepared_and_missing_datasets(tmp_path, capsys):
-    ann, images = write_fakeclue(tmp_path, [_fakeclue_record("a.png", 1, "s", "r")])
+    ann, images = write_fakeclue(tmp_path, [fakeclue_record("a.png", 1, "s", "r")])
     prepare_fakeclue(ann, images)
     capsys.readouterr()
     assert cli.main(["status"]) == 0
@@ -162,50 +131,13 @@ def test_status_lists_prepared_and_missing_datasets(tmp_path, capsys):
 
 # ---------------------------------------------------------------------------- LOKI
 
-QT = "image_tf_image_{label}_ask_{asks}_{cat}"
-
-
-def _tf_pair(uuid: str, label: str, cat: str) -> list[dict]:
-    path = f"media_data/image/{uuid}.jpg"
-    ask_ai = "<image>\nYou have been shown one image...\nIs this image generated by an AI model? (Answer yes if ...)\n"
-    ask_real = "<image>\nYou have been shown one image...\nIs this image taken from the real world? (Answer yes if ...)\n"
-    return [
-        {"image_path": path, "question": ask_ai, "answer": "Yes" if label == "fake" else "No", "metric": "open-ended",
-         "modality": "image-text", "question_type": QT.format(label=label, asks="fake", cat=cat), "choices": [], "id": f"{uuid}_f"},
-        {"image_path": path, "question": ask_real, "answer": "No" if label == "fake" else "Yes", "metric": "open-ended",
-         "modality": "image-text", "question_type": QT.format(label=label, asks="real", cat=cat), "choices": [], "id": f"{uuid}_r"},
-    ]
-
-
-def _oe(uuid: str, glob: str, regional: list[str]) -> dict:
-    return {
-        "image_path": f"media_data/image/{uuid}.png",
-        "problems": {"regional": [{"region": [1, 2, 3, 4], "desc": d} for d in regional], "global": [{"desc": glob}]},
-        "id": uuid, "question": "<image>\n\nThis is a fake image...", "choices": [], "answer": "",
-        "modality": "image-text", "question_type": "image_open_ended_vqa", "metric": "model-as-judge",
-    }
-
-
-def write_loki(root: Path, tf: list, oe: list) -> tuple[Path, Path]:
-    ann = root / "ann"
-    ann.mkdir(parents=True)
-    (ann / "true_or_false.json").write_text(json.dumps(tf), encoding="utf-8")
-    # LOKI ships open_ended_vqa.json as UTF-16 with a byte-order mark.
-    (ann / "open_ended_vqa.json").write_bytes(json.dumps(oe).encode("utf-16"))
-    media = root / "loki"
-    for rec in tf + oe:
-        if isinstance(rec, dict) and "image_path" in rec:
-            _png(media / rec["image_path"])
-    return ann, media
-
-
 def prepare_loki(ann, media, *extra) -> int:
     return cli.main(["prepare", "loki", "--annotations", str(ann), "--images", str(media), *extra])
 
 
 def test_loki_gives_one_detection_doc_per_image_and_one_judgment_doc_per_question(tmp_path):
-    tf = _tf_pair("u1", "real", "sence") + _tf_pair("u2", "fake", "animals")
-    ann, media = write_loki(tmp_path, tf, [_oe("o1", "Global oddity.", ["Floating chairs.", ""])])
+    tf = loki_tf_pair("u1", "real", "sence") + loki_tf_pair("u2", "fake", "animals")
+    ann, media = write_loki(tmp_path, tf, [loki_open_ended("o1", "Global oddity.", ["Floating chairs.", ""])])
     assert prepare_loki(ann, media) == 0
     docs = {d["id"]: d for d in read_prepared("loki")}
     assert {k: (d["label"], d["category"], d["detection"]) for k, d in docs.items()} == {
@@ -222,8 +154,8 @@ def test_loki_gives_one_detection_doc_per_image_and_one_judgment_doc_per_questio
 
 
 def test_loki_explanation_attaches_to_a_true_or_false_image(tmp_path):
-    tf = _tf_pair("u2", "fake", "doc")
-    oe = [dict(_oe("u2", "", ["Garbled letters."]), image_path="media_data/image/u2.jpg")]
+    tf = loki_tf_pair("u2", "fake", "doc")
+    oe = [dict(loki_open_ended("u2", "", ["Garbled letters."]), image_path="media_data/image/u2.jpg")]
     ann, media = write_loki(tmp_path, tf, oe)
     assert prepare_loki(ann, media) == 0
     (doc,) = read_prepared("loki")
@@ -231,7 +163,7 @@ def test_loki_explanation_attaches_to_a_true_or_false_image(tmp_path):
 
 
 def test_loki_missing_image_skips_the_image_and_both_its_questions(tmp_path, data_root):
-    tf = _tf_pair("u1", "real", "doc") + _tf_pair("u2", "fake", "doc")
+    tf = loki_tf_pair("u1", "real", "doc") + loki_tf_pair("u2", "fake", "doc")
     ann, media = write_loki(tmp_path, tf, [])
     (media / "media_data/image/u2.jpg").unlink()
     assert prepare_loki(ann, media) == 0
@@ -241,7 +173,7 @@ def test_loki_missing_image_skips_the_image_and_both_its_questions(tmp_path, dat
 
 
 def test_loki_malformed_question_type_is_named(tmp_path, data_root):
-    tf = _tf_pair("u1", "real", "doc")
+    tf = loki_tf_pair("u1", "real", "doc")
     tf[1]["question_type"] = "image_tf_something_else"
     ann, media = write_loki(tmp_path, tf, [])
     assert prepare_loki(ann, media) == 0
@@ -250,7 +182,7 @@ def test_loki_malformed_question_type_is_named(tmp_path, data_root):
 
 
 def test_loki_annotations_must_be_the_folder_with_both_files(tmp_path, capsys):
-    ann, media = write_loki(tmp_path, _tf_pair("u1", "real", "doc"), [])
+    ann, media = write_loki(tmp_path, loki_tf_pair("u1", "real", "doc"), [])
     (ann / "open_ended_vqa.json").unlink()
     assert prepare_loki(ann, media) == 2
     assert "open_ended_vqa.json" in capsys.readouterr().err
