@@ -79,3 +79,54 @@ def write_loki(root: Path, tf: list, oe: list) -> tuple[Path, Path]:
         if isinstance(rec, dict) and "image_path" in rec:
             png(media / rec["image_path"])
     return ann, media
+
+
+# --------------------------------------------------------------- FF++, DD-VQA, DMimage
+
+
+def ffpp_frames(root: Path, method: str | None, video: str, n_frames: int, color=(10, 20, 30), folder: str = "images") -> Path:
+    """Extracted frames of one FF++ c23 video, numbered from 0000 as the FF++ helper writes them.
+
+    ``method=None`` is an original (``original_sequences/youtube``); otherwise a folder of
+    ``manipulated_sequences``. ``color`` may be a function of the frame index.
+    """
+    base = root / "original_sequences" / "youtube" if method is None else root / "manipulated_sequences" / method
+    video_dir = base / "c23" / folder / video
+    for i in range(n_frames):
+        png(video_dir / f"{i:04d}.png", color(i) if callable(color) else color)
+    return video_dir
+
+
+def write_ffpp_split(path: Path, pairs: list[tuple[str, str]]) -> Path:
+    """An FF++ split file: a list of [id, id] pairs, 2-space indent, no final newline."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([list(p) for p in pairs], indent=2), encoding="ascii")
+    return path
+
+
+#: DD-VQA annotation file names per set folder (NeuralTextures is spelled "Neuraltexture").
+DDVQA_FILES = ("Deepfakes", "Face2Face", "FaceShifter", "FaceSwap", "Neuraltexture", "Original")
+
+
+def ddvqa_questions(*qas: tuple[str, list[str]]) -> dict:
+    """One video's entry: question id ("0", "1", ...) -> {question, answer: [annotator answers]}."""
+    return {str(i): {"question": q, "answer": list(a)} for i, (q, a) in enumerate(qas)}
+
+
+def write_ddvqa(root: Path, files: dict[str, dict], split_folder: str = "test_set") -> Path:
+    """A ``DQ_FF++`` folder: ``<split_folder>/<Name>/<Name>.json`` for all six files (absent ones empty)."""
+    dq = root / "DQ_FF++"
+    for name in DDVQA_FILES:
+        path = dq / split_folder / name / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(files.get(name, {}), indent=4), encoding="ascii")
+    return dq
+
+
+def write_dmimage(root: Path, folders: dict[str, list]) -> Path:
+    """A DMimage test root: one folder per source, one PNG per listed colour (named 0.png, 1.png, ...)."""
+    for folder, colors in folders.items():
+        for i, color in enumerate(colors):
+            png(root / folder / f"{i}.png", color)
+    root.mkdir(parents=True, exist_ok=True)
+    return root

@@ -12,6 +12,9 @@ from .common import DATA_DIR_ENV, DataError, data_root, status, write_prepared
 PREPARERS = {
     "fakeclue": "fakevlm_tasks.data.fakeclue",
     "loki": "fakevlm_tasks.data.loki",
+    "ddvqa": "fakevlm_tasks.data.ddvqa",
+    "ffpp": "fakevlm_tasks.data.ffpp",
+    "dmimage": "fakevlm_tasks.data.dmimage",
 }
 
 
