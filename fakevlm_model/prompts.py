@@ -1,0 +1,62 @@
+"""The three prompt formats of the ``fakevlm`` adapter, as pure functions of the question.
+
+* ``raw`` (default): the official evaluation's input, ``"<image>" + question``; the
+  tokenizer adds BOS; no template, no system prompt. Reproduces the paper.
+* ``train``: the training template, ``USER: <image>\\n{question} ASSISTANT:``.
+* ``chat``: the checkpoint's own processor chat template.
+
+A context may carry the beginning of the answer after :data:`ANSWER_PREFIX_MARKER`
+(``question + ANSWER_PREFIX_MARKER + " This is a"``): the prefix is placed where the
+model's answer starts (right after the question in ``raw``, after ``ASSISTANT:`` in
+the templates). Loglikelihood tasks use it to score " real" / " fake" at the verdict
+position in whichever format is selected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROMPT_FORMATS = ("raw", "train", "chat")
+IMAGE_TOKEN = "<image>"
+ANSWER_PREFIX_MARKER = "<|answer|>"
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A rendered prompt and whether the tokenizer must still add its special tokens (BOS)."""
+
+    text: str
+    add_special_tokens: bool = True
+
+
+def split_context(context: str) -> tuple[str, str]:
+    """``(question, answer_prefix)`` of a task context; the prefix is ``""`` without the marker."""
+    question, _, prefix = context.partition(ANSWER_PREFIX_MARKER)
+    return question, prefix
+
+
+def render_prompt(context: str, n_images: int, prompt_format: str, processor=None, image_token: str = IMAGE_TOKEN) -> Prompt:
+    """Render a task context (the bare question, optionally with an answer prefix) for the model.
+
+    ``n_images`` image tokens are placed before the question unless the question already
+    contains them. ``processor`` is needed only by the ``chat`` format (its chat template).
+    Raises ``ValueError`` for an empty question or an unknown format.
+    """
+    question, prefix = split_context(context)
+    if not question.strip():
+        raise ValueError("empty prompt: the task gave no question text")
+    images = "" if image_token in question else image_token * n_images
+    if prompt_format == "raw":
+        return Prompt(images + question + prefix)
+    if prompt_format == "train":
+        sep = "\n" if images else ""
+        return Prompt(f"USER: {images}{sep}{question} ASSISTANT:{prefix}")
+    if prompt_format == "chat":
+        if processor is None or not getattr(processor, "chat_template", None):
+            raise ValueError("prompt_format=chat needs a processor with a chat template; this checkpoint's processor has none (use raw or train)")
+        content = [{"type": "image"}] * (n_images if images else 0) + [{"type": "text", "text": question}]
+        text = processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False)
+        bos = getattr(processor.tokenizer, "bos_token", None)
+        # A template that writes BOS itself must not get a second one from the tokenizer.
+        return Prompt(text + prefix, add_special_tokens=not (bos and text.startswith(bos)))
+    raise ValueError(f"unknown prompt_format {prompt_format!r}; choose one of {', '.join(PROMPT_FORMATS)}")
