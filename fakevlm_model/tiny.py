@@ -149,38 +149,45 @@ def build_tiny_llava(
     return out
 
 
-def rig_answer(model_dir: str | Path, answer: str, *, steps: int = 200, lr: float = 3e-3, prompt: str | None = None) -> Path:
-    """Fine-tune the tiny checkpoint in place until greedy decoding of ``prompt`` emits ``answer``.
+def rig_answer(
+    model_dir: str | Path,
+    answer: str,
+    *,
+    steps: int = 300,
+    lr: float = 3e-3,
+    prompts: tuple[str, ...] = ("<image>Does the image looks real/fake?",),
+) -> Path:
+    """Fine-tune the tiny checkpoint in place until greedy decoding emits ``answer`` for each of ``prompts``.
 
     A test double with known behaviour: it answers ``answer`` for every image, so a
-    task's accuracy is fully determined by its labels. Training uses random images so
-    that the answer does not depend on the pixels.
+    task's accuracy is fully determined by its labels. Training cycles through
+    ``prompts`` and uses random images, so the answer depends on neither.
     """
     import torch
     from PIL import Image
     from transformers import AutoProcessor, LlavaForConditionalGeneration
 
-    prompt = prompt or "<image>Does the image looks real/fake?"
     processor = AutoProcessor.from_pretrained(model_dir)
     model = LlavaForConditionalGeneration.from_pretrained(model_dir)
     eos = processor.tokenizer.eos_token
     gen = torch.Generator().manual_seed(0)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
-    prompt_len = None
+    losses = [1.0] * len(prompts)
     for step in range(steps):
+        k = step % len(prompts)
         pixels = (torch.rand(4, 8, 8, 3, generator=gen) * 255).to(torch.uint8).numpy()
         images = [Image.fromarray(p).resize((32, 32)) for p in pixels]
-        batch = processor(images=images, text=[prompt + answer + eos] * 4, return_tensors="pt")
-        if prompt_len is None:
-            prompt_len = processor(images=images[:1], text=[prompt], return_tensors="pt")["input_ids"].shape[1]
+        batch = processor(images=images, text=[prompts[k] + answer + eos] * 4, return_tensors="pt")
+        prompt_len = processor(images=images[:1], text=[prompts[k]], return_tensors="pt")["input_ids"].shape[1]
         labels = batch["input_ids"].clone()
         labels[:, :prompt_len] = -100
         loss = model(**batch, labels=labels).loss
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if loss.item() < 1e-3:
+        losses[k] = loss.item()
+        if max(losses) < 5e-3:
             break
     model.eval()
     model.save_pretrained(model_dir)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+from loguru import logger
+
 from fakevlm_tasks import metrics
 from fakevlm_tasks.data.common import read_prepared
 from fakevlm_tasks.parsing import FAKE, REAL, parse_verdict_detail
@@ -70,12 +72,12 @@ def _answer(results) -> str:
     return text if isinstance(text, str) else ""
 
 
-def detection_process_results(doc, results):
-    """One record per doc, handed to every metric's aggregation (they need the whole set)."""
+def detection_record(doc, results) -> dict:
+    """Everything the detection and explanation metrics need to know about one answer."""
     text = _answer(results)
     robust = parse_verdict_detail(text, mode="robust", question=doc.get("question"))
     official = parse_verdict_detail(text, mode="fakevlm")
-    record = {
+    return {
         "id": doc["id"],
         "label": doc["label"],
         "category": doc.get("category") or "unknown",
@@ -86,7 +88,27 @@ def detection_process_results(doc, results):
         "prediction": text,
         "reference": doc.get("reference"),
     }
-    return {name: record for name in DETECTION_METRICS}
+
+
+#: Metrics that compare texts; every other metric only needs the verdict fields.
+EXPLANATION_METRICS = frozenset({"rouge_l", "css"})
+_TEXT_FIELDS = ("prediction", "reference")
+
+
+def fan_out(record: dict, metric_names) -> dict:
+    """Hand ``record`` to each metric, the answer text only to the text metrics.
+
+    lmms-eval logs every metric's per-doc value; without this split each 256-token answer
+    would be written once per metric into the samples file.
+    """
+    verdict = {k: v for k, v in record.items() if k not in _TEXT_FIELDS}
+    texts = {"id": record["id"], **{k: record.get(k) for k in _TEXT_FIELDS}}
+    return {name: texts if name in EXPLANATION_METRICS else verdict for name in metric_names}
+
+
+def detection_process_results(doc, results):
+    """One record per doc, handed to every metric's aggregation (they need the whole set)."""
+    return fan_out(detection_record(doc, results), DETECTION_METRICS)
 
 
 # --------------------------------------------------------------------- aggregations
@@ -146,11 +168,23 @@ def agg_rouge_l(records):
 
 
 def agg_css(records):
-    """Mean cosine similarity of sentence embeddings (prediction vs reference), x100."""
+    """Mean cosine similarity of sentence embeddings (prediction vs reference), x100.
+
+    If the embedding model cannot be loaded (offline, wrong path) the other metrics must
+    survive: CSS is reported as N/A and the reason is logged as an error.
+    """
     rs = _explained(records)
     if not rs:
         return None
-    scores = metrics.css([r["prediction"] for r in rs], [r["reference"] for r in rs])
+    try:
+        model = metrics.get_embedding_model()
+    except Exception as exc:
+        logger.error(
+            f"CSS not computed: the embedding model could not be loaded ({type(exc).__name__}: {exc}). "
+            f"Set ${metrics.CSS_MODEL_ENV} to a local sentence-transformers model folder or allow hub access."
+        )
+        return None
+    scores = metrics.css([r["prediction"] for r in rs], [r["reference"] for r in rs], model=model)
     return _pct(sum(scores) / len(scores))
 
 

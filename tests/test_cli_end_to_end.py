@@ -1,0 +1,129 @@
+"""The headline command, for real: `lmms-eval --model fakevlm --tasks fakeclue,loki` in a subprocess.
+
+No --include_path: the tasks must be found through the plugin's registration. lmms-eval
+exits 0 even when an evaluation fails, so every check reads the files it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from official_formats import fakeclue_record, loki_open_ended, loki_tf_pair, write_fakeclue, write_loki
+
+pytestmark = pytest.mark.slow
+
+LMMS_EVAL = [sys.executable, "-c", "from lmms_eval.cli.dispatch import main; main()"]
+
+
+def run_lmms_eval(model_dir: Path, tasks: str, out: Path, data_root: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, FAKEVLM_DATA_DIR=str(data_root), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    cmd = [*LMMS_EVAL, "--model", "fakevlm", "--model_args", f"pretrained={model_dir},device=cpu,max_new_tokens=12",
+           "--tasks", tasks, "--batch_size", "4", "--output_path", str(out), "--log_samples", *extra]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def results_of(out: Path) -> dict:
+    files = sorted(out.rglob("*_results.json"))
+    assert files, f"lmms-eval wrote no results JSON under {out}"
+    return json.loads(files[-1].read_text())
+
+
+def samples_of(out: Path, task: str) -> list[dict]:
+    (path,) = sorted(out.rglob(f"*_samples_{task}.jsonl"))
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+FAKECLUE = [
+    ("animal/real/0.png", 1, "animal", "This is a real image. Natural fur."),
+    ("animal/fake/1.png", 0, "animal", "This is a fake image. Smeared fur."),
+    ("doc/fake/2.png", 0, "doc", "This is a fake image. Garbled text."),
+    ("doc/fake/3.png", 0, "doc", "This is a fake image. Broken stamp."),
+    ("human/real/4.png", 1, "human", "This is a real image. Consistent pores."),
+]
+
+
+@pytest.fixture(scope="module")
+def rigged_run(tmp_path_factory, fake_answering_llava):
+    """Data in the official formats, prepared by fakevlm-data, evaluated once by the always-'fake' model."""
+    from fakevlm_tasks.data import cli
+
+    tmp = tmp_path_factory.mktemp("e2e")
+    data_root = tmp / "prepared"
+    os.environ["FAKEVLM_DATA_DIR"] = str(data_root)
+    try:
+        ann, images = write_fakeclue(tmp / "fakeclue", [fakeclue_record(*r) for r in FAKECLUE])
+        assert cli.main(["prepare", "fakeclue", "--annotations", str(ann), "--images", str(images)]) == 0
+        tf = loki_tf_pair("r1", "real", "sence") + loki_tf_pair("f1", "fake", "animals") + loki_tf_pair("f2", "fake", "doc")
+        ann, media = write_loki(tmp / "loki", tf, [loki_open_ended("o1", "The chairs float.", ["Window merges with wood."])])
+        assert cli.main(["prepare", "loki", "--annotations", str(ann), "--images", str(media)]) == 0
+    finally:
+        del os.environ["FAKEVLM_DATA_DIR"]
+    out = tmp / "out"
+    proc = run_lmms_eval(fake_answering_llava, "fakeclue,loki,loki_judgment", out, data_root)
+    assert (out.exists() and any(out.rglob("*_results.json"))), proc.stdout[-3000:] + proc.stderr[-5000:]
+    return results_of(out)["results"], out
+
+
+def test_tasks_are_found_without_include_path(rigged_run):
+    results, _ = rigged_run
+    assert {"fakeclue", "loki", "loki_judgment"} <= set(results)
+
+
+def test_always_fake_model_scores_the_accuracy_the_labels_imply_on_fakeclue(rigged_run):
+    results, out = rigged_run
+    r = results["fakeclue"]
+    n_fake = sum(1 for rec in FAKECLUE if rec[1] == 0)
+    assert r["acc,none"] == pytest.approx(100 * n_fake / len(FAKECLUE))
+    assert r["f1,none"] == pytest.approx(0.0)  # real is the positive class and is never predicted
+    assert r["f1_fake,none"] == pytest.approx(100 * 2 * n_fake / (2 * n_fake + (len(FAKECLUE) - n_fake)))
+    assert r["unknown_rate,none"] == 0.0
+    assert r["acc_official_parser,none"] == pytest.approx(r["acc,none"])
+    assert r["per_category,none"]["doc"]["acc"] == pytest.approx(100.0)
+    assert r["per_category,none"]["human"]["acc"] == pytest.approx(0.0)
+    assert [s["filtered_resps"].strip() for s in samples_of(out, "fakeclue")] == ["This is a fake image."] * len(FAKECLUE)
+
+
+def test_loki_detection_counts_true_or_false_images_only(rigged_run):
+    results, out = rigged_run
+    # 3 detection images (1 real, 2 fake) + 1 open-ended-only image used for explanations.
+    assert results["loki"]["acc,none"] == pytest.approx(100 * 2 / 3)
+    assert len(samples_of(out, "loki")) == 4
+    assert 0.0 <= results["loki"]["rouge_l,none"] <= 100.0
+
+
+def test_loki_judgment_applies_lokis_first_four_characters_rule(rigged_run):
+    results, _ = rigged_run
+    r = results["loki_judgment"]
+    # "This is a fake image." has no yes/no in its first 4 characters: LOKI's rule cannot read it.
+    assert r["unknown_rate,none"] == pytest.approx(100.0)
+    assert r["acc,none"] == pytest.approx(0.0)
+    # The robust parser reads it as a fake verdict: right on both questions of fake images,
+    # wrong on both of the real one -> (0 + 1) / 2.
+    assert r["loki_score_robust_parser,none"] == pytest.approx(50.0)
+
+
+def test_running_a_task_whose_data_is_not_prepared_says_which_command_to_run(tmp_path, tiny_llava):
+    out = tmp_path / "out"
+    proc = run_lmms_eval(tiny_llava, "fakeclue", out, tmp_path / "empty-root", "--verbosity", "DEBUG")
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "fakevlm-data prepare fakeclue --annotations" in log
+    assert not list(out.rglob("*_results.json"))
+
+
+def test_demo_runs_the_whole_pipeline_and_says_the_model_is_a_stand_in(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "fakevlm_model.demo", "--workdir", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, env=dict(os.environ, HF_HUB_OFFLINE="1"),
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert "RANDOM weights" in proc.stdout
+    results = results_of(tmp_path / "results")["results"]["fakeclue"]
+    assert 0.0 <= results["acc,none"] <= 100.0
+    assert len(samples_of(tmp_path / "results", "fakeclue")) == 16
