@@ -85,7 +85,10 @@ def _local_folder(name_or_path: str) -> Path:
         return Path(name_or_path)
     from huggingface_hub import snapshot_download
 
-    return Path(snapshot_download(name_or_path, allow_patterns=["*.json", "*.safetensors", "*.bin", "*.txt"]))
+    try:
+        return Path(snapshot_download(name_or_path, allow_patterns=["*.json", "*.safetensors", "*.bin", "*.txt", "*.model"]))
+    except Exception as exc:  # offline cache miss, unknown repo, bad id: all mean "cannot find it"
+        raise ConversionError(f"{name_or_path} is not a folder and could not be fetched from the hub ({type(exc).__name__})") from exc
 
 
 def _vision_weights(tower: Path) -> dict[str, torch.Tensor]:
@@ -169,7 +172,7 @@ def convert(source: str | Path, output: str | Path, *, vision_tower: str | None 
 
     from fakevlm_model.tiny import TRAIN_CHAT_TEMPLATE
 
-    source, output = Path(source), Path(output)
+    source, output = _local_folder(str(source)), Path(output)
     config_file = source / "config.json"
     if not config_file.is_file():
         raise ConversionError(f"{source} has no config.json")
@@ -236,8 +239,11 @@ def _check_loads(folder: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fakevlm-convert", description=__doc__.split("\n\n")[0])
-    parser.add_argument("source", help="folder of the original-LLaVA checkpoint (config.json with mm_* keys, weights, tokenizer)")
+    parser = argparse.ArgumentParser(
+        prog="fakevlm-convert",
+        description="Convert an original-LLaVA-repository checkpoint (mm_projector layout) to transformers' LLaVA format.",
+    )
+    parser.add_argument("source", help="folder or hub id of the original-LLaVA checkpoint (config.json with mm_* keys, weights, tokenizer)")
     parser.add_argument("output", help="folder to write the transformers LLaVA checkpoint to")
     parser.add_argument("--vision-tower", help="CLIP folder or hub id; default: the config's mm_vision_tower")
     parser.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], help="cast the weights (default: keep the source's)")

@@ -10,6 +10,7 @@ from loguru import logger
 from PIL import Image
 
 from fakevlm_model import loading
+from fakevlm_model.batching import plan_batches
 from fakevlm_model.fakevlm import FakeVLM
 from fakevlm_model.prompts import ANSWER_PREFIX_MARKER, render_prompt
 from fakevlm_model.verdict import verdict_token_ids
@@ -156,6 +157,21 @@ def test_an_answer_prefix_goes_where_the_answer_starts():
     assert render_prompt(context, 1, "train").text.endswith("real/fake? ASSISTANT: This is a")
 
 
+def test_a_chat_template_that_writes_bos_itself_gets_no_second_bos():
+    processor = SimpleNamespace(
+        chat_template="...",
+        tokenizer=SimpleNamespace(bos_token="<s>"),
+        apply_chat_template=lambda messages, **_: "<s>USER: <image>\n" + messages[0]["content"][-1]["text"] + " ASSISTANT:",
+    )
+    prompt = render_prompt(QUESTION, 1, "chat", processor)
+    assert prompt.text.startswith("<s>USER:") and not prompt.add_special_tokens
+
+
+def test_the_chat_format_needs_a_chat_template():
+    with pytest.raises(ValueError, match="chat template"):
+        render_prompt(QUESTION, 1, "chat", SimpleNamespace(chat_template=None))
+
+
 def test_a_question_that_already_holds_the_image_token_gets_no_second_one():
     assert render_prompt("<image>\n" + QUESTION, 1, "raw").text == "<image>\n" + QUESTION
 
@@ -281,6 +297,14 @@ def test_an_empty_prompt_fails_that_sample_only(tiny_llava, logged):
     assert_failed_alone(answers, 1, "empty prompt", logged, model)
 
 
+def test_an_image_the_processor_rejects_fails_that_sample_only(tiny_llava, logged):
+    docs = make_docs(3)
+    docs[0]["image"] = Image.new("RGB", (0, 12))  # decodes, but cannot be resized
+    model = adapter(tiny_llava, docs, batch_size=3)
+    answers = generate(model, QUESTIONS[:3], {"max_new_tokens": 4})
+    assert_failed_alone(answers, 0, "preprocessing failed", logged, model)
+
+
 def test_a_generation_without_text_fails_that_sample(tiny_llava, logged):
     model = adapter(tiny_llava, make_docs(2), batch_size=2)
     eos = model.model.generation_config.eos_token_id
@@ -379,6 +403,25 @@ def test_each_process_takes_its_local_gpu_and_global_rank(state, device, cuda, e
     num, index, local = state
     placement = loading.plan_placement(SimpleNamespace(num_processes=num, process_index=index, local_process_index=local), device, cuda)
     assert (str(placement.device), placement.rank, placement.world_size) == expected
+
+
+def test_dtype_auto_is_bfloat16_on_cuda_and_float32_on_cpu():
+    assert loading.resolve_dtype("auto", torch.device("cuda")) == torch.bfloat16
+    assert loading.resolve_dtype("auto", torch.device("cpu")) == torch.float32
+    assert loading.resolve_dtype("fp16", torch.device("cuda")) == torch.float16
+    with pytest.raises(ValueError, match="dtype"):
+        loading.resolve_dtype("int8", torch.device("cpu"))
+
+
+def test_attention_defaults_to_sdpa_without_flash_attention():
+    assert loading.resolve_attention(None, torch.device("cpu"), torch.float32) == "sdpa"
+    assert loading.resolve_attention("eager", torch.device("cuda"), torch.bfloat16) == "eager"
+
+
+def test_batches_group_by_settings_and_put_the_longest_first():
+    lengths = [3, 9, 5, 9, 1]
+    groups = ["a", "a", "b", "a", "b"]
+    assert plan_batches(lengths, groups, 2) == [[1, 3], [0], [2, 4]]
 
 
 def test_asking_for_cuda_without_cuda_is_an_error():

@@ -160,6 +160,11 @@ def test_a_checkpoint_already_in_transformers_format_is_refused_with_a_reason(ti
     assert "not an original-LLaVA checkpoint" in capsys.readouterr().err
 
 
+def test_a_source_that_does_not_exist_is_refused_with_a_reason(tmp_path, capsys):
+    assert main([str(tmp_path / "nowhere"), str(tmp_path / "out")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
 def test_a_linear_projector_checkpoint_is_refused(tiny_llava, tmp_path):
     original = write_original_layout(tiny_llava, tmp_path / "original")
     config = json.loads((original / "config.json").read_text())
