@@ -21,9 +21,10 @@ pytestmark = pytest.mark.slow
 LMMS_EVAL = [sys.executable, "-c", "from lmms_eval.cli.dispatch import main; main()"]
 
 
-def run_lmms_eval(model_dir: Path, tasks: str, out: Path, data_root: Path, *extra: str) -> subprocess.CompletedProcess:
+def run_lmms_eval(model_dir: Path, tasks: str, out: Path, data_root: Path, *extra: str, model_args: str = "") -> subprocess.CompletedProcess:
     env = dict(os.environ, FAKEVLM_DATA_DIR=str(data_root), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    cmd = [*LMMS_EVAL, "--model", "fakevlm", "--model_args", f"pretrained={model_dir},device=cpu,max_new_tokens=12",
+    args = f"pretrained={model_dir},device=cpu,max_new_tokens=12" + (f",{model_args}" if model_args else "")
+    cmd = [*LMMS_EVAL, "--model", "fakevlm", "--model_args", args,
            "--tasks", tasks, "--batch_size", "4", "--output_path", str(out), "--log_samples", *extra]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
 
