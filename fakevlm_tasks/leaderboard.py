@@ -1,0 +1,453 @@
+"""``fakevlm-leaderboard``: the paper's tables from lmms-eval results JSONs (Markdown, CSV, PNG).
+
+Reads any number of ``*_results.json`` files (or folders holding them), merges them per
+model (model name = ``--model`` + the checkpoint from ``--model_args``), and writes one
+row per model: Acc/F1/ROUGE-L/CSS per benchmark, AUC where a task reports it, the
+per-category breakdowns, the robustness variants (``tasks/robustness``) and the share of
+unreadable answers. ``--with-paper`` adds the paper's reported numbers as rows whose
+source column says which table they come from. A cell without a value stays blank.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fakevlm_tasks.perturb import PERTURBATIONS, split_task_name
+
+#: Benchmarks in the paper's order; any other task follows, alphabetically.
+TASK_ORDER = ("fakeclue", "loki", "ddvqa", "dmimage", "ffpp", "ffpp_gen", "loki_judgment")
+TASK_LABELS = {
+    "fakeclue": "FakeClue",
+    "loki": "LOKI",
+    "ddvqa": "DD-VQA",
+    "dmimage": "DMimage",
+    "ffpp": "FF++",
+    "ffpp_gen": "FF++ (explained)",
+    "loki_judgment": "LOKI (own protocol)",
+}
+#: The headline metrics, in the order of the paper's columns (Table 3 for DMimage's
+#: real/fake split, Table 5's average AUC for FF++); a task shows those it reports.
+HEADLINE = ("real_acc", "real_f1", "fake_acc", "fake_f1", "acc", "f1", "rouge_l", "css", "auc_avg", "loki_score")
+METRIC_LABELS = {
+    "real_acc": "real Acc",
+    "real_f1": "real F1",
+    "fake_acc": "fake Acc",
+    "fake_f1": "fake F1",
+    "acc": "Acc",
+    "f1": "F1",
+    "rouge_l": "ROUGE-L",
+    "css": "CSS",
+    "auc": "AUC",
+    "auc_avg": "AUC",
+    "bacc": "balanced Acc",
+    "loki_score": "LOKI score",
+}
+#: Entries of a breakdown (a dict-valued metric: per_category, per_manipulation,
+#: per_family) that get a table of their own.
+BREAKDOWN_METRICS = ("acc", "f1", "auc", "bacc", "fake_acc")
+
+MEASURED = "measured"
+
+
+@dataclass
+class Row:
+    """One model's scores: task -> metric -> value (a number, or a dict for ``per_category``)."""
+
+    model: str
+    source: str = MEASURED
+    scores: dict = field(default_factory=dict)
+
+    def get(self, task: str, metric: str):
+        return self.scores.get(task, {}).get(metric)
+
+
+@dataclass
+class Table:
+    """A rendered table: ``cells[i][j]`` is row i's value in column j, ``None`` when missing."""
+
+    slug: str
+    title: str
+    columns: list[str]
+    rows: list[Row]
+    cells: list[list[float | None]]
+
+
+# ----------------------------------------------------------------------- reading
+
+
+def find_results(paths) -> list[Path]:
+    """Every results JSON named by ``paths``: files as given, folders searched recursively."""
+    found = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found.extend(sorted(p.rglob("*_results.json")))
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise FileNotFoundError(f"no such results file or folder: {p}")
+    return found
+
+
+def _model_args(args) -> dict:
+    if isinstance(args, dict):
+        return {str(k): str(v) for k, v in args.items()}
+    pairs = (part.split("=", 1) for part in str(args or "").split(",") if "=" in part)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def model_label(results: dict) -> str:
+    """``"<checkpoint> (<--model>)"`` from the results' config, e.g. ``"Qwen/Qwen2-VL-7B-Instruct (qwen2_vl)"``."""
+    config = results.get("config") or {}
+    adapter = str(config.get("model") or "unknown model")
+    args = _model_args(config.get("model_args"))
+    weights = next((args[k] for k in ("pretrained", "model_version", "model", "model_name", "path") if args.get(k)), None)
+    weights = weights or results.get("model_name")
+    return f"{weights} ({adapter})" if weights and weights != adapter else adapter
+
+
+def _metric_name(key: str) -> str:
+    return key.split(",", 1)[0]
+
+
+def _value(v):
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return None if math.isnan(v) else float(v)
+    if isinstance(v, dict):
+        return v
+    return None
+
+
+def read_results(path: Path) -> tuple[str, str, dict]:
+    """``(model label, date, {task: {metric: value}})`` of one results JSON; stderr and aliases dropped."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data.get("results"), dict):
+        raise ValueError(f"{path} is not an lmms-eval results JSON (no 'results' object)")
+    scores = {}
+    for task, metrics in data["results"].items():
+        kept = {}
+        for key, v in metrics.items():
+            name = _metric_name(key)
+            if name == "alias" or name.endswith("_stderr"):
+                continue
+            if (value := _value(v)) is not None:
+                kept[name] = value
+        scores[task] = kept
+    return model_label(data), str(data.get("date", "")), scores
+
+
+def collect(paths) -> list[Row]:
+    """One row per model, tasks merged across files; for a task seen twice the newer file wins."""
+    rows: dict[str, Row] = {}
+    dated: dict[tuple[str, str], str] = {}
+    for path in find_results(paths):
+        model, date, scores = read_results(path)
+        row = rows.setdefault(model, Row(model))
+        for task, metrics in scores.items():
+            if (model, task) in dated and dated[(model, task)] > date:
+                continue
+            if (model, task) in dated:
+                print(f"fakevlm-leaderboard: {model} / {task}: using {path} (newer)", file=sys.stderr)
+            dated[(model, task)] = date
+            row.scores[task] = metrics
+    return list(rows.values())
+
+
+# ------------------------------------------------------------ the paper's numbers
+
+
+def _t2(fc, lk):
+    """Table 2 row: FakeClue and LOKI (Acc, F1, ROUGE-L, CSS); None where the paper has '-'."""
+    keys = ("acc", "f1", "rouge_l", "css")
+    return {"fakeclue": dict(zip(keys, fc)), "loki": dict(zip(keys, lk))}
+
+
+def _t4(vals):
+    return {"ddvqa": dict(zip(("acc", "f1", "rouge_l", "css"), vals))}
+
+
+def _t3(real, fake, overall):
+    """Table 3 row: DMimage Acc and F1 on real images, on fake images, overall."""
+    keys = ("real_acc", "real_f1", "fake_acc", "fake_f1", "acc", "f1")
+    return {"dmimage": dict(zip(keys, (*real, *fake, *overall)))}
+
+
+def _t5(df, f2f, fs, nt, avg):
+    """Table 5 row: FF++ AUC per manipulation and their average, shown for both FF++ tasks."""
+    per = {"Deepfakes": {"auc": df}, "Face2Face": {"auc": f2f}, "FaceSwap": {"auc": fs}, "NeuralTextures": {"auc": nt}}
+    return {task: {"auc_avg": avg, "per_manipulation": per} for task in ("ffpp", "ffpp_gen")}
+
+
+#: (model, source, scores) as printed in the paper (x100). '-' in the paper is None here.
+PAPER = [
+    ("Deepseek-VL2-small", "Table 2", _t2((40.4, 54.2, 17.1, 50.4), (25.3, 38.7, 16.4, 39.1))),
+    ("Deepseek-VL2", "Table 2", _t2((47.5, 54.1, 17.2, 50.5), (43.1, 39.2, 16.9, 38.8))),
+    ("InternVL2-8B", "Tables 2, 4", {**_t2((50.6, 49.0, 18.0, 58.1), (52.6, 34.0, 17.9, 47.2)), **_t4((56.9, 53.1, 14.3, 51.1))}),
+    ("InternVL2-40B", "Tables 2, 4", {**_t2((50.7, 46.3, 17.6, 55.2), (50.7, 37.6, 18.4, 47.3)), **_t4((52.5, 57.7, 22.2, 54.5))}),
+    ("Qwen2-VL-7B", "Tables 2, 4", {**_t2((45.7, 59.2, 26.6, 56.5), (57.1, 35.0, 18.2, 38.4)), **_t4((45.7, 58.9, 26.6, 56.5))}),
+    ("Qwen2-VL-72B", "Tables 2, 4", {**_t2((57.8, 56.5, 17.5, 54.4), (55.4, 40.9, 17.3, 43.2)), **_t4((59.5, 57.9, 20.5, 56.6))}),
+    ("GPT-4o (2024-08-06)", "Tables 2, 4", {**_t2((47.4, 42.0, 13.4, 40.7), (63.4, 57.2, 14.7, 35.4)), **_t4((53.2, 31.7, 13.0, 42.7))}),
+    ("CNNSpot", "Tables 2, 3", {**_t2((43.1, 9.8, None, None), (43.1, 11.4, None, None)), **_t3((87.8, 88.4), (28.4, 44.2), (40.6, 43.3))}),
+    ("FreqNet", "Table 2", _t2((48.7, 39.3, None, None), (58.9, 50.6, None, None))),
+    ("Fatformer", "Table 2", _t2((54.5, 45.1, None, None), (58.8, 48.4, None, None))),
+    ("UnivFD", "Tables 2, 3", {**_t2((63.1, 46.8, None, None), (49.0, 35.8, None, None)), **_t3((89.4, 88.3), (44.9, 61.2), (53.9, 60.7))}),
+    ("AIDE (trained on FakeClue)", "Table 2", _t2((85.9, 94.5, None, None), (65.6, 80.2, None, None))),
+    ("NPR (trained on FakeClue)", "Table 2", _t2((90.2, 91.6, None, None), (77.4, 80.0, None, None))),
+    ("Gram-Net", "Table 3", _t3((62.8, 54.1), (78.8, 88.1), (67.4, 79.4))),
+    ("Fusing", "Table 3", _t3((87.7, 86.1), (15.5, 27.2), (40.4, 36.5))),
+    ("LNP", "Table 3", _t3((63.1, 67.4), (56.9, 72.5), (58.2, 68.3))),
+    ("AntifakePrompt", "Table 3", _t3((91.3, 92.5), (89.3, 91.2), (90.6, 91.2))),
+    ("SIDA", "Table 3", _t3((92.9, 93.1), (90.7, 91.0), (91.8, 92.4))),
+    ("Common-DF-T", "Table 4", _t4((83.7, 87.6, 57.7, None))),
+    ("Common-DF-I", "Table 4", _t4((84.9, 88.4, 58.8, None))),
+    ("Common-DF-TI", "Table 4", _t4((87.5, 90.1, 60.9, None))),
+    ("FWA", "Table 5", _t5(92.1, 90.0, 88.4, 81.2, 87.7)),
+    ("Face X-ray", "Table 5", _t5(97.9, 98.7, 98.7, 92.9, 95.9)),
+    ("SRM", "Table 5", _t5(97.3, 97.0, 97.4, 93.0, 95.8)),
+    ("CDFA", "Table 5", _t5(99.9, 86.9, 93.3, 80.7, 90.2)),
+    ("FakeVLM", "Tables 2-5, 8", {
+        **_t2((98.6, 98.1, 58.0, 87.7), (84.3, 83.7, 20.1, 58.2)),
+        **_t3((98.2, 99.1), (89.7, 94.6), (94.0, 94.3)),
+        **_t4((93.2, 93.1, 70.4, 86.6)),
+        **_t5(97.2, 96.0, 96.8, 95.0, 96.3),
+    }),
+]
+# Table 8 (LOKI accuracy per category), keyed by LOKI's own category names ("sence" sic).
+PAPER[-1][2]["loki"]["per_category"] = {c: {"acc": v} for c, v in {
+    "sence": 98.9, "animals": 89.7, "person": 73.8, "object": 94.1, "medicine": 69.3, "doc": 85.0, "satellite": 97.2}.items()}
+
+
+def paper_rows() -> list[Row]:
+    """The paper's reported numbers as rows; ``source`` names the table ("paper, Table 2")."""
+    rows = []
+    for model, tables, scores in PAPER:
+        clean = {t: {m: v for m, v in ms.items() if v is not None} for t, ms in scores.items()}
+        rows.append(Row(f"{model} [paper]", f"paper, {tables}", clean))
+    return rows
+
+
+# ------------------------------------------------------------------------ tables
+
+
+def _task_key(task: str):
+    return (TASK_ORDER.index(task), task) if task in TASK_ORDER else (len(TASK_ORDER), task)
+
+
+def _label(task: str) -> str:
+    return TASK_LABELS.get(task, task)
+
+
+def _number(v):
+    return v if isinstance(v, float | int) and not isinstance(v, bool) else None
+
+
+def main_table(rows: list[Row], measured: list[Row]) -> Table:
+    """The paper's main shape: per measured benchmark, the headline metrics any row reports."""
+    tasks = sorted({t for r in measured for t in r.scores if split_task_name(t)[1] is None}, key=_task_key)
+    columns = [(t, m) for t in tasks for m in HEADLINE if any(_number(r.get(t, m)) is not None for r in rows)]
+    return Table(
+        "main",
+        "Detection and explanation (x100)",
+        [f"{_label(t)} {METRIC_LABELS[m]}" for t, m in columns],
+        rows,
+        [[_number(r.get(t, m)) for t, m in columns] for r in rows],
+    )
+
+
+def unreadable_table(measured: list[Row]) -> Table | None:
+    """Share of answers the verdict parser could not read (scored wrong), per task."""
+    tasks = sorted({t for r in measured for t, ms in r.scores.items() if "unknown_rate" in ms}, key=_task_key)
+    if not tasks:
+        return None
+    return Table(
+        "unreadable",
+        "Unreadable answers (% of detection docs; counted as wrong above)",
+        [_label(t) for t in tasks],
+        measured,
+        [[_number(r.get(t, "unknown_rate")) for t in tasks] for r in measured],
+    )
+
+
+def _entry_value(entry, sub: str | None):
+    """A breakdown entry is a dict of metrics (read ``sub``) or a plain score (``sub`` None)."""
+    if sub is None:
+        return _number(entry)
+    return _number(entry.get(sub)) if isinstance(entry, dict) else None
+
+
+def breakdown_tables(rows: list[Row], measured: list[Row]) -> list[Table]:
+    """One table per (task, dict-valued metric, entry): rows models, columns categories / manipulations / families."""
+    tables = []
+    clean = {t for r in measured for t in r.scores if split_task_name(t)[1] is None}
+    for task in sorted(clean, key=_task_key):
+        for metric in sorted({m for r in measured for m, v in r.scores.get(task, {}).items() if isinstance(v, dict)}):
+            groups = sorted({g for r in measured for g in (r.get(task, metric) or {})})
+            values = [[(r.get(task, metric) or {}).get(g) for g in groups] for r in rows]
+            for sub in (None, *BREAKDOWN_METRICS):
+                cells = [[_entry_value(e, sub) for e in row] for row in values]
+                if not any(c is not None for row, r in zip(cells, rows) if r.source == MEASURED for c in row):
+                    continue
+                what = "score" if sub is None else METRIC_LABELS.get(sub, sub)
+                tables.append(Table(
+                    f"{metric}_{task}" + ("" if sub is None else f"_{sub}"),
+                    f"{_label(task)} {metric.replace('_', ' ')}: {what} (x100)",
+                    groups,
+                    rows,
+                    cells,
+                ))
+    return tables
+
+
+def robustness_tables(measured: list[Row], metric: str = "acc") -> list[Table]:
+    """Per base task with robustness variants: the metric clean and under each perturbation."""
+    bases = sorted({split_task_name(t)[0] for r in measured for t in r.scores if split_task_name(t)[1] is not None}, key=_task_key)
+    tables = []
+    for base in bases:
+        names = [p for p in PERTURBATIONS if any(f"{base}_{p}" in r.scores for r in measured)]
+        tasks = [base] + [f"{base}_{p}" for p in names]
+        tables.append(Table(
+            f"robustness_{base}",
+            f"{_label(base)} under perturbations: {METRIC_LABELS.get(metric, metric)} (x100)",
+            ["clean"] + [f"{p} ({PERTURBATIONS[p].description})" for p in names],
+            measured,
+            [[_number(r.get(t, metric)) for t in tasks] for r in measured],
+        ))
+    return tables
+
+
+def build_tables(measured: list[Row], *, with_paper: bool = False) -> list[Table]:
+    rows = measured + (paper_rows() if with_paper else [])
+    tables = [main_table(rows, measured)]
+    tables += breakdown_tables(rows, measured)
+    tables += robustness_tables(measured)
+    if (unreadable := unreadable_table(measured)) is not None:
+        tables.append(unreadable)
+    return tables
+
+
+# ------------------------------------------------------------------------ output
+
+
+def _md_cell(v) -> str:
+    return "" if v is None else f"{v:.1f}"
+
+
+def _md_escape(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def render_markdown(tables: list[Table]) -> str:
+    """All tables as GitHub Markdown, one decimal as in the paper, blank where there is no value."""
+    out = ["# FakeVLM leaderboard", ""]
+    for t in tables:
+        out += [f"## {t.title}", "", "| " + " | ".join(["Model", "Source", *map(_md_escape, t.columns)]) + " |",
+                "|" + "---|" * (len(t.columns) + 2)]
+        for row, cells in zip(t.rows, t.cells):
+            if all(c is None for c in cells):
+                continue  # a paper row with nothing in this table's columns
+            out.append("| " + " | ".join([_md_escape(row.model), _md_escape(row.source), *map(_md_cell, cells)]) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def write_csv(table: Table, path: Path) -> None:
+    """Full-precision values; an empty field where there is no value."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["model", "source", *table.columns])
+        for row, cells in zip(table.rows, table.cells):
+            if all(c is None for c in cells):
+                continue
+            w.writerow([row.model, row.source, *("" if c is None else repr(c) for c in cells)])
+
+
+def write_long_csv(measured: list[Row], path: Path) -> None:
+    """Every scalar metric of every run, one per line (model, task, metric, value), for further analysis."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["model", "task", "metric", "value"])
+        for r in measured:
+            for task in sorted(r.scores, key=_task_key):
+                for metric, v in sorted(r.scores[task].items()):
+                    if (num := _number(v)) is not None:
+                        w.writerow([r.model, task, metric, repr(num)])
+
+
+def plot(tables: list[Table], path: Path) -> None:
+    """Accuracy per benchmark (paper rows hatched) and, if present, accuracy under each perturbation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    main = tables[0]
+    acc_cols = [j for j, c in enumerate(main.columns) if c.endswith(" Acc")]
+    robust = [t for t in tables if t.slug.startswith("robustness_")]
+    panels = ([("Accuracy per benchmark", [main.columns[j].removesuffix(" Acc") for j in acc_cols],
+                [(row, [cells[j] for j in acc_cols]) for row, cells in zip(main.rows, main.cells)])] if acc_cols else [])
+    panels += [(t.title, [c.split(" (")[0] for c in t.columns], list(zip(t.rows, t.cells))) for t in robust]
+    if not panels:
+        panels = [("No accuracy reported", [], [])]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.6 * len(panels)), squeeze=False)
+    for ax, (title, groups, series) in zip(axes[:, 0], panels):
+        series = [(row, vals) for row, vals in series if any(v is not None for v in vals)]
+        width = 0.8 / max(1, len(series))
+        for i, (row, vals) in enumerate(series):
+            xs = [g + i * width for g, v in enumerate(vals) if v is not None]
+            ys = [v for v in vals if v is not None]
+            paper = row.source != MEASURED
+            ax.bar(xs, ys, width, label=row.model, color=plt.cm.tab20.colors[i % 20], hatch="//" if paper else None, alpha=0.6 if paper else 1.0)
+        ax.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))], groups)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("x100")
+        ax.set_title(title)
+        if series:
+            ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_leaderboard(paths, out_dir: str | Path, *, with_paper: bool = False) -> dict[str, Path]:
+    """Read the results, write every table (Markdown + one CSV each), the long CSV and the chart."""
+    measured = collect(paths)
+    if not measured:
+        raise ValueError("no lmms-eval results JSON found in the given paths")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = build_tables(measured, with_paper=with_paper)
+    written = {"markdown": out / "leaderboard.md", "all_metrics": out / "all_metrics.csv", "chart": out / "leaderboard.png"}
+    written["markdown"].write_text(render_markdown(tables), encoding="utf-8")
+    for t in tables:
+        written[t.slug] = out / f"{t.slug}.csv"
+        write_csv(t, written[t.slug])
+    write_long_csv(measured, written["all_metrics"])
+    plot(tables, written["chart"])
+    return written
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="fakevlm-leaderboard", description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", nargs="+", help="lmms-eval *_results.json files, or folders searched for them")
+    parser.add_argument("--out", default="leaderboard", help="output folder (default: ./leaderboard)")
+    parser.add_argument("--with-paper", action="store_true", help="add the paper's reported numbers as labelled reference rows")
+    args = parser.parse_args(argv)
+    try:
+        written = write_leaderboard(args.results, args.out, with_paper=args.with_paper)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"fakevlm-leaderboard: {exc}", file=sys.stderr)
+        return 2
+    print(written["markdown"].read_text(encoding="utf-8"))
+    print("wrote " + ", ".join(str(p) for p in written.values()), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
