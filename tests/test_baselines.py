@@ -1,0 +1,387 @@
+"""Other LMMs through lmms-eval's own adapters, on the same tasks, prompts, parser and metrics.
+
+* Each adapter's prompt comes from the template's ``lmms_eval_specific_kwargs``, checked
+  through lmms-eval's own task loading for every task (InternVL2's adapter needs remote
+  code, so its prompt is all that can be tested here).
+* ``qwen2_vl``: a tiny Qwen2-VL built locally, rigged to give one answer to the prompt
+  its adapter renders, runs fakeclue through the lmms-eval CLI; ``llava_hf`` runs the
+  tiny random LLaVA the same way.
+* ``openai``: lmms-eval's adapter against an OpenAI-compatible server started here on
+  127.0.0.1, which answers, fails with HTTP 500 or hangs past the client's timeout,
+  per image; transient failures must be retried, persistent ones counted as unreadable.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+from PIL import Image
+
+from fakevlm_tasks import TASKS_DIR
+from fakevlm_tasks.data.common import DATA_DIR_ENV, FAKECLUE_QUESTION
+from official_formats import fakeclue_record, png, write_fakeclue
+
+LMMS_EVAL = [sys.executable, "-c", "from lmms_eval.cli.dispatch import main; main()"]
+TEMPLATE = TASKS_DIR / "_fakevlm_template_yaml"
+GENERAL_MODELS = ("qwen2_vl", "internvl2", "llava_hf", "openai", "a_model_not_listed")
+
+# One image per behaviour of the fake API server, told apart by colour.
+RED, GREEN, BLUE, YELLOW, MAGENTA = (200, 30, 30), (30, 200, 30), (30, 30, 200), (220, 220, 30), (200, 30, 200)
+FAKECLUE = [  # (image, label, category, reference, colour)
+    ("animal/fake/0.png", 0, "animal", "This is a fake image. Smeared fur.", RED),
+    ("animal/real/1.png", 1, "animal", "This is a real image. Natural fur.", GREEN),
+    ("doc/fake/2.png", 0, "doc", "This is a fake image. Garbled text.", BLUE),
+    ("human/real/3.png", 1, "human", "This is a real image. Consistent pores.", YELLOW),
+    ("scene/fake/4.png", 0, "scene", "This is a fake image. Floating chairs.", MAGENTA),
+]
+N_REAL = sum(r[1] for r in FAKECLUE)
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """Reads ``!function a.b.c`` as the string ``"a.b.c"`` (without touching yaml's global loaders)."""
+
+
+_YamlLoader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
+
+
+def _template_kwargs() -> dict:
+    return yaml.load(TEMPLATE.read_text(), Loader=_YamlLoader)["lmms_eval_specific_kwargs"]
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    """FakeClue in its official format, prepared by fakevlm-data; the images are solid colours."""
+    from fakevlm_tasks.data import cli
+
+    tmp = tmp_path_factory.mktemp("baselines")
+    ann, images = write_fakeclue(tmp / "fakeclue", [fakeclue_record(*r[:4]) for r in FAKECLUE], make_images=False)
+    for image, *_, colour in FAKECLUE:
+        png(images / image, colour)
+    root = tmp / "prepared"
+    old = os.environ.get(DATA_DIR_ENV)
+    os.environ[DATA_DIR_ENV] = str(root)
+    try:
+        assert cli.main(["prepare", "fakeclue", "--annotations", str(ann), "--images", str(images)]) == 0
+    finally:
+        if old is None:
+            del os.environ[DATA_DIR_ENV]
+        else:
+            os.environ[DATA_DIR_ENV] = old
+    return root
+
+
+def _env(data_root: Path) -> dict:
+    return dict(os.environ, **{DATA_DIR_ENV: str(data_root)}, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+
+
+def _prompt(model: str, task: str, data_root: Path) -> str:
+    """What lmms-eval's own task loading gives ``model`` as the first doc's prompt."""
+    from lmms_eval.tasks import TaskManager, get_task_dict
+
+    old = os.environ.get(DATA_DIR_ENV)
+    os.environ[DATA_DIR_ENV] = str(data_root)
+    try:
+        tm = TaskManager("WARNING", include_path=str(TASKS_DIR), include_defaults=False, model_name=model)
+        t = get_task_dict([task], tm)[task]
+        return t.doc_to_text(t.test_docs()[0])
+    finally:
+        if old is None:
+            del os.environ[DATA_DIR_ENV]
+        else:
+            os.environ[DATA_DIR_ENV] = old
+
+
+# ------------------------------------------------------------------------ prompts
+
+
+def test_fakevlm_is_asked_exactly_the_question_it_was_trained_on(data_root):
+    assert _prompt("fakevlm", "fakeclue", data_root) == FAKECLUE_QUESTION
+
+
+@pytest.mark.parametrize("model", GENERAL_MODELS)
+def test_general_models_are_asked_for_the_verdict_sentence_then_evidence(model, data_root):
+    prompt = _prompt(model, "fakeclue", data_root)
+    assert prompt.startswith(FAKECLUE_QUESTION + " ")
+    assert '"This is a real image."' in prompt and '"This is a fake image."' in prompt
+    assert "explain" in prompt
+
+
+def test_listed_open_models_get_the_default_prompt(data_root):
+    default = _prompt("a_model_not_listed", "fakeclue", data_root)
+    assert {m: _prompt(m, "fakeclue", data_root) for m in ("qwen2_vl", "internvl2", "llava_hf")} == dict.fromkeys(("qwen2_vl", "internvl2", "llava_hf"), default)
+
+
+def test_api_models_are_told_to_commit_to_a_verdict(data_root):
+    assert "best guess" in _prompt("openai", "fakeclue", data_root)
+    assert "best guess" not in _prompt("qwen2_vl", "fakeclue", data_root)
+
+
+def test_template_lists_a_prompt_for_every_adapter_the_readme_names():
+    assert {"default", "fakevlm", "qwen2_vl", "internvl2", "llava_hf", "openai"} <= set(_template_kwargs())
+
+
+def test_no_prompt_carries_an_image_placeholder():
+    # InternVL2's adapter prepends "<image>\n" itself (a second one would not match its
+    # pixel tiles), qwen2_vl strips it, and openai would send it as literal text.
+    for entry in _template_kwargs().values():
+        assert "<image>" not in entry["pre_prompt"] + entry["post_prompt"]
+
+
+def test_internvl2_adapter_needs_remote_code_so_it_cannot_run_offline():
+    source = Path(__import__("lmms_eval").__file__).parent / "models" / "simple" / "internvl2.py"
+    assert "trust_remote_code=True" in source.read_text()
+
+
+# ------------------------------------------------------- qwen2_vl, for real
+
+
+def _answer(sample: dict) -> str:
+    """The answer in a samples-file line: ``filtered_resps`` is a list, or the text itself."""
+    resp = sample["filtered_resps"]
+    return resp[0] if isinstance(resp, list) else resp
+
+
+@pytest.fixture(scope="module")
+def qwen_run(tmp_path_factory, data_root):
+    """A tiny Qwen2-VL rigged to answer "real", evaluated on fakeclue by lmms-eval's ``qwen2_vl``."""
+    from fakevlm_model.tiny_qwen2vl import build_tiny_qwen2vl, rig_answer
+
+    tmp = tmp_path_factory.mktemp("qwen")
+    model = build_tiny_qwen2vl(tmp / "model")
+    question = _prompt("qwen2_vl", "fakeclue", data_root)
+    rig_answer(model, "This is a real image. The lighting is natural.", question=question)
+    out = tmp / "out"
+    cmd = [*LMMS_EVAL, "--model", "qwen2_vl", "--model_args", f"pretrained={model},device=cpu,device_map=cpu",
+           "--tasks", "fakeclue", "--batch_size", "2", "--output_path", str(out), "--log_samples"]
+    proc = subprocess.run(cmd, env=_env(data_root), capture_output=True, text=True, timeout=600)
+    results = sorted(out.rglob("*_results.json"))
+    assert results, proc.stdout[-3000:] + proc.stderr[-5000:]
+    (samples,) = sorted(out.rglob("*_samples_fakeclue.jsonl"))
+    return (json.loads(results[-1].read_text()), [json.loads(line) for line in samples.read_text().splitlines() if line.strip()], question)
+
+
+@pytest.mark.slow
+def test_qwen2_vl_adapter_answers_every_fakeclue_image(qwen_run):
+    results, samples, _ = qwen_run
+    assert results["config"]["model"] == "qwen2_vl"
+    assert [_answer(s) for s in samples] == ["This is a real image. The lighting is natural."] * len(FAKECLUE)
+
+
+@pytest.mark.slow
+def test_qwen2_vl_adapter_got_the_qwen2_vl_prompt(qwen_run):
+    _, samples, question = qwen_run
+    assert {s["input"] for s in samples} == {question}
+
+
+@pytest.mark.slow
+def test_qwen2_vl_run_is_scored_like_any_other_model(qwen_run):
+    r = qwen_run[0]["results"]["fakeclue"]
+    assert r["acc,none"] == pytest.approx(100 * N_REAL / len(FAKECLUE))
+    assert r["f1,none"] == pytest.approx(100 * 2 * N_REAL / (2 * N_REAL + len(FAKECLUE) - N_REAL))
+    assert r["unknown_rate,none"] == 0.0
+    assert r["per_category,none"]["human"]["acc"] == pytest.approx(100.0)
+
+
+# ------------------------------------------------------- llava_hf, for real
+
+
+@pytest.fixture(scope="module")
+def llava_hf_run(tmp_path_factory, data_root, tiny_llava):
+    """The tiny random LLaVA through lmms-eval's ``llava_hf`` (its chat adapter) on fakeclue."""
+    out = tmp_path_factory.mktemp("llava_hf") / "out"
+    cmd = [*LMMS_EVAL, "--model", "llava_hf", "--model_args", f"pretrained={tiny_llava},device=cpu,device_map=cpu",
+           "--tasks", "fakeclue", "--batch_size", "1", "--output_path", str(out), "--log_samples",
+           "--gen_kwargs", "max_new_tokens=12"]
+    proc = subprocess.run(cmd, env=_env(data_root), capture_output=True, text=True, timeout=600)
+    results = sorted(out.rglob("*_results.json"))
+    assert results, proc.stdout[-3000:] + proc.stderr[-5000:]
+    (samples,) = sorted(out.rglob("*_samples_fakeclue.jsonl"))
+    return json.loads(results[-1].read_text()), [json.loads(line) for line in samples.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.slow
+def test_llava_hf_adapter_gets_the_default_prompt_and_answers_every_image(llava_hf_run, data_root):
+    _, samples = llava_hf_run
+    assert len(samples) == len(FAKECLUE)
+    assert {s["input"] for s in samples} == {_prompt("llava_hf", "fakeclue", data_root)}
+    assert all(isinstance(_answer(s), str) for s in samples)
+
+
+@pytest.mark.slow
+def test_llava_hf_answers_are_scored_by_the_same_parser(llava_hf_run):
+    from fakevlm_tasks.parsing import UNKNOWN, parse_verdict_detail
+
+    results, samples = llava_hf_run
+    unreadable = sum(parse_verdict_detail(_answer(s), mode="robust", question=FAKECLUE_QUESTION).label == UNKNOWN for s in samples)
+    assert results["results"]["fakeclue"]["unknown_rate,none"] == pytest.approx(100 * unreadable / len(samples))
+
+
+# -------------------------------------------- openai, against a local server
+
+
+class FakeChatServer(ThreadingHTTPServer):
+    """An OpenAI-compatible ``/v1/chat/completions`` on 127.0.0.1 that acts per image colour.
+
+    ``plan[colour]`` lists what to do on the 1st, 2nd, ... call for that image (the last
+    entry repeats): an answer string, ``"500"`` (a server error) or ``"hang"`` (no reply
+    until ``hang_s`` has passed or the server stops). At most ``max_calls`` calls are served.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, plan: dict, hang_s: float, max_calls: int = 40):
+        super().__init__(("127.0.0.1", 0), _ChatHandler)
+        self.plan, self.hang_s, self.max_calls = plan, hang_s, max_calls
+        self.calls: Counter = Counter()
+        self.texts: list[str] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+class _ChatHandler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        server: FakeChatServer = self.server
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        (message,) = body["messages"]
+        text = next(p["text"] for p in message["content"] if p["type"] == "text")
+        url = next(p["image_url"]["url"] for p in message["content"] if p["type"] == "image_url")
+        header, data = url.split(",", 1)
+        assert header.startswith("data:image/") and header.endswith(";base64")
+        with Image.open(io.BytesIO(base64.b64decode(data))) as im:
+            colour = im.convert("RGB").getpixel((0, 0))
+        with server.lock:
+            attempt = server.calls[colour]
+            server.calls[colour] += 1
+            server.texts.append(text)
+            over_budget = sum(server.calls.values()) > server.max_calls
+        steps = server.plan[colour]
+        action = "500" if over_budget else steps[min(attempt, len(steps) - 1)]
+        if action == "hang":
+            server.stopping.wait(server.hang_s)  # the client gives up first; no reply is sent
+            return
+        if action == "500":
+            self._send(500, {"error": {"message": "internal error", "type": "server_error"}})
+            return
+        self._send(200, {
+            "id": f"chatcmpl-{attempt}", "object": "chat.completion", "created": 0, "model": body["model"],
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": action}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 8, "total_tokens": 18},
+        })
+
+    def _send(self, status: int, payload: dict):
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+FAKE_ANSWER, REAL_ANSWER = "This is a fake image. The edges are smeared.", "This is a real image. The noise is natural."
+PLAN = {
+    RED: [FAKE_ANSWER],              # answers at once
+    GREEN: ["500", REAL_ANSWER],     # a server error, then an answer: must be retried
+    BLUE: ["hang", FAKE_ANSWER],     # a timeout, then an answer: must be retried
+    YELLOW: ["500"],                 # fails every time: must be counted, not crash the run
+    MAGENTA: ["hang"],               # times out every time: likewise
+}
+MAX_RETRIES = 3
+CLIENT_TIMEOUT_S = 2.0
+
+# lmms-eval's own ``openai`` adapter, resolved by name as ``--model openai`` does. Its
+# ``timeout`` arg is never passed to the OpenAI client (lmms-eval 0.7.3), so the client
+# would wait 600 s and retry twice on its own; the script sets the client's timeout
+# and leaves retrying to the adapter, whose attempts the server then counts exactly.
+OPENAI_RUN = """
+import json, sys
+from lmms_eval.evaluator import simple_evaluate
+from lmms_eval.models import get_model
+from lmms_eval.tasks import TaskManager
+base_url, tasks_dir, out, retries, timeout = sys.argv[1:6]
+adapter = get_model("openai").create_from_arg_string(
+    f"model_version=gpt-4o-2024-08-06,base_url={base_url},api_key=sk-local-test,max_retries={retries},retry_backoff_s=0", {})
+adapter.client = adapter.client.with_options(timeout=float(timeout), max_retries=0)
+res = simple_evaluate(model=adapter, tasks=["fakeclue"], bootstrap_iters=0, log_samples=True,
+                      task_manager=TaskManager("WARNING", include_path=tasks_dir, model_name="openai"))
+answers = {s["doc"]["id"]: s["filtered_resps"] for s in res["samples"]["fakeclue"]}
+answers = {k: v[0] if isinstance(v, list) else v for k, v in answers.items()}
+json.dump({"results": res["results"], "answers": answers}, open(out, "w"))
+"""
+
+
+@pytest.fixture(scope="module")
+def openai_run(tmp_path_factory, data_root):
+    server = FakeChatServer(PLAN, hang_s=3 * CLIENT_TIMEOUT_S)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    out = tmp_path_factory.mktemp("openai") / "run.json"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", OPENAI_RUN, server.base_url, str(TASKS_DIR), str(out), str(MAX_RETRIES), str(CLIENT_TIMEOUT_S)],
+            env=_env(data_root), capture_output=True, text=True, timeout=300,
+        )
+    finally:
+        server.stopping.set()
+        server.shutdown()
+        server.server_close()
+    assert out.is_file(), proc.stdout[-3000:] + proc.stderr[-5000:]
+    return json.loads(out.read_text()), server
+
+
+@pytest.mark.slow
+def test_openai_adapter_sends_the_image_and_the_openai_prompt(openai_run, data_root):
+    _, server = openai_run
+    assert set(server.texts) == {_prompt("openai", "fakeclue", data_root)}
+
+
+@pytest.mark.slow
+def test_transient_errors_and_timeouts_are_retried_until_answered(openai_run):
+    run, server = openai_run
+    assert server.calls[RED] == 1
+    assert server.calls[GREEN] == 2 and run["answers"][FAKECLUE[1][0]] == REAL_ANSWER
+    assert server.calls[BLUE] == 2 and run["answers"][FAKECLUE[2][0]] == FAKE_ANSWER
+
+
+@pytest.mark.slow
+def test_persistent_failures_are_retried_then_answered_with_lmms_evals_failure_marker(openai_run):
+    run, server = openai_run
+    assert server.calls[YELLOW] == MAX_RETRIES and server.calls[MAGENTA] == MAX_RETRIES
+    for image, *_ in FAKECLUE[3:]:
+        assert run["answers"][image].startswith(f"[LMMS_EVAL_REQUEST_FAILED after {MAX_RETRIES} retries]")
+
+
+@pytest.mark.slow
+def test_failed_requests_count_as_unreadable_and_wrong(openai_run):
+    r = openai_run[0]["results"]["fakeclue"]
+    assert r["unknown_rate,none"] == pytest.approx(100 * 2 / 5)
+    assert r["acc,none"] == pytest.approx(100 * 3 / 5)  # the three answered images are right
+    # The official rule cannot read the marker either; it falls back to its coin flip.
+    assert r["official_fallback_rate,none"] == pytest.approx(100 * 2 / 5)
+
+
+def test_openai_adapter_does_not_give_its_timeout_arg_to_the_client():
+    """Why the run above sets the client's timeout itself (lmms-eval 0.7.3); flips when fixed upstream."""
+    from lmms_eval.models import get_model
+
+    adapter = get_model("openai").create_from_arg_string("model_version=m,base_url=http://127.0.0.1:9/v1,api_key=k,timeout=1", {})
+    assert adapter.timeout == 1
+    assert adapter.client.timeout != 1
+    assert adapter.client.max_retries == 2  # the client's own retries, under each of the adapter's attempts
