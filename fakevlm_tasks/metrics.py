@@ -133,7 +133,10 @@ def _f1_parts(y: np.ndarray, v: np.ndarray, positive: str) -> tuple[float, float
 
 
 def roc_auc(labels, scores, *, positive: str = REAL, allow_binary: bool = False) -> float:
-    """Area under the ROC curve of continuous ``scores`` = P(positive) per sample.
+    """Area under the ROC curve of continuous ``scores``, higher = more likely ``positive``.
+
+    A score is P(positive) or anything monotone in it (a logit, the log-odds of the
+    "real" and "fake" tokens): the AUC depends on the ranking only.
 
     Hard verdicts are not scores: strings, booleans, and any input whose values are all
     0 or 1 are refused with ValueError (an AUC from 0/1 predictions is a rescaled
