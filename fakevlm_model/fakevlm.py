@@ -14,6 +14,11 @@ Model args (``--model_args key=value,...``), defaults in brackets:
 * ``prefetch`` [on with CUDA]: prepare the next batch's images in a background thread.
 * ``revision`` [none]: hub revision of ``pretrained``.
 
+A checkpoint written by the training recipe's class-head or linear-probe variants (its
+config has ``fakevlm_head``) is evaluated in head mode: the head's own prompt, the answer
+"This is a real image." or "This is a fake image." by P(real) >= 0.5, P(real) published
+as the verdict score, and loglikelihood of a "real"/"fake" continuation = log P(class).
+
 Every sample that cannot be answered (missing or corrupt image, empty prompt, CUDA out
 of memory even alone, no text generated) is logged, answered with ``""`` and recorded
 in :mod:`fakevlm_tasks.scores`, which also receives each answer's verdict score.
@@ -21,6 +26,7 @@ in :mod:`fakevlm_tasks.scores`, which also receives each answer's verdict score.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter
 from collections.abc import Mapping
@@ -35,7 +41,7 @@ from lmms_eval.api.model import lmms
 
 from fakevlm_model import loading
 from fakevlm_model.batching import plan_batches, settings_key
-from fakevlm_model.prompts import IMAGE_TOKEN, PROMPT_FORMATS, Prompt, render_prompt
+from fakevlm_model.prompts import IMAGE_TOKEN, PROMPT_FORMATS, Prompt, render_head_prompt, render_prompt
 from fakevlm_model.verdict import VerdictRecorder, verdict_token_ids
 from fakevlm_tasks import scores
 
@@ -137,6 +143,10 @@ class FakeVLM(lmms):
             attn = loading.resolve_attention(attn_implementation, self._device, self.dtype)
             self._model = loading.load_model(pretrained, device=self._device, dtype=self.dtype, attn_implementation=attn, revision=revision)
             self._vllm = None
+        #: The recipe's head variants: {"feature", "classes", "prompt"} from the checkpoint's config, else None.
+        self._head = getattr(self._model.config, "fakevlm_head", None) if self._model is not None else None
+        if self._head:
+            logger.info(f"fakevlm: class-head checkpoint ({self._head['feature']}); answers come from its real/fake head, prompt {self._head['prompt']!r}")
         if self._world_size > 1 and self.accelerator.is_local_main_process:
             logger.info(f"fakevlm: data parallel over {self._world_size} processes, one model copy each")
         logger.info(
@@ -195,6 +205,8 @@ class FakeVLM(lmms):
                 req.images = self._load_images(req, doc)
                 if allow_empty and not req.context:
                     req.prompt = Prompt("")
+                elif self._head:
+                    req.prompt = render_head_prompt(req.context, self._head["prompt"])
                 else:
                     req.prompt = render_prompt(req.context, len(req.images), self.prompt_format, self.processor)
             except Exception as exc:  # one bad sample must not stop the run
@@ -359,6 +371,12 @@ class FakeVLM(lmms):
             texts = self._vllm.generate([r.prompt.text for r in prepared.rows], [r.images for r in prepared.rows], settings)
             return [(t, TokenCounts(), None) for t in texts]
         inputs = prepared.inputs.to(self._device, dtype=self.dtype)  # casts the pixels only
+        if self._head:
+            return [
+                (f"This is a {'real' if p >= 0.5 else 'fake'} image.", TokenCounts(input_tokens=int(mask.sum()), output_tokens=0),
+                 scores.VerdictScore(p_real=p, p_fake=1.0 - p, step=None))
+                for p, mask in zip(self._head_p_real(inputs), inputs["attention_mask"])
+            ]
         recorder = None
         if settings["num_beams"] == 1 and self._real_ids and self._fake_ids:
             recorder = VerdictRecorder(self._real_ids, self._fake_ids)
@@ -394,6 +412,8 @@ class FakeVLM(lmms):
 
         def run(batch: list[_Request], _: _Prepared | None) -> None:
             prepared = self._collect(batch, allow_empty=True)
+            if self._head:
+                return self._head_loglikelihood(prepared, fail, results)
             spans = {}
             texts = []
             for req in prepared.rows:
@@ -414,6 +434,30 @@ class FakeVLM(lmms):
             self._run_in_chunks(batch, run, fail)
         self._report("loglikelihood", before, len(reqs))
         return results
+
+    def _head_p_real(self, inputs) -> list[float]:
+        with torch.inference_mode():
+            p = self._model.p_real(inputs["input_ids"], inputs["attention_mask"], inputs.get("pixel_values"))
+        return [float(x) for x in p.float().cpu()]
+
+    def _head_loglikelihood(self, prepared: _Prepared, fail, results) -> None:
+        """Head mode: log P(real) or log P(fake) from the head, for a continuation naming exactly one of them."""
+        classes = {}
+        for req in list(prepared.rows):
+            words = set(_continuation(req.payload, self._doc(req)).lower().replace(".", " ").split())
+            named = [c for c in ("real", "fake") if c in words]
+            if len(named) != 1:
+                prepared.rows.remove(req)
+                prepared.failed.append((req, f"head mode scores only continuations naming 'real' or 'fake', got {req.payload!r}"))
+            else:
+                classes[req.index] = named[0]
+        self._encode_isolating_failures(prepared, [row.prompt.text for row in prepared.rows])
+        p_real = self._head_p_real(prepared.inputs.to(self._device, dtype=self.dtype)) if prepared.rows else []
+        for req, reason in prepared.failed:
+            fail(req, reason)
+        for req, p in zip(prepared.rows, p_real):
+            p_class = p if classes[req.index] == "real" else 1.0 - p
+            results[req.index] = (math.log(max(p_class, 1e-45)), p_class >= 0.5)
 
     def _score_continuations(self, prepared: _Prepared, continuations: list[list[int]]) -> list[tuple[float, bool]]:
         """Sum of log-probabilities of each row's continuation (the last tokens of the row: padding is on the left)."""

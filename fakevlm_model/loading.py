@@ -72,9 +72,17 @@ def resolve_attention(attn_implementation: str | None, device: torch.device, dty
 
 
 def load_model(pretrained: str, *, device: torch.device, dtype: torch.dtype, attn_implementation: str, revision: str | None = None):
-    from transformers import LlavaForConditionalGeneration
+    """A generative LLaVA, or, for a checkpoint whose config has ``fakevlm_head`` (the recipe's
+    class-head and linear-probe variants), LLaVA with its real/fake head."""
+    from transformers import AutoConfig, LlavaForConditionalGeneration
 
-    model = LlavaForConditionalGeneration.from_pretrained(pretrained, revision=revision, dtype=dtype, attn_implementation=attn_implementation)
+    config = AutoConfig.from_pretrained(pretrained, revision=revision)
+    cls = LlavaForConditionalGeneration
+    if getattr(config, "fakevlm_head", None):
+        from fakevlm_training.modeling import LlavaWithVerdictHead
+
+        cls = LlavaWithVerdictHead
+    model = cls.from_pretrained(pretrained, revision=revision, dtype=dtype, attn_implementation=attn_implementation)
     return model.to(device).eval()
 
 

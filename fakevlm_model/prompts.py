@@ -60,3 +60,11 @@ def render_prompt(context: str, n_images: int, prompt_format: str, processor=Non
         # A template that writes BOS itself must not get a second one from the tokenizer.
         return Prompt(text + prefix, add_special_tokens=not (bos and text.startswith(bos)))
     raise ValueError(f"unknown prompt_format {prompt_format!r}; choose one of {', '.join(PROMPT_FORMATS)}")
+
+
+def render_head_prompt(context: str, template: str) -> Prompt:
+    """The prompt a class-head checkpoint was trained with (its config's ``fakevlm_head.prompt``), filled with the question."""
+    question, _ = split_context(context)
+    if not question.strip():
+        raise ValueError("empty prompt: the task gave no question text")
+    return Prompt(template.format(question=question.replace(IMAGE_TOKEN, "").strip()))

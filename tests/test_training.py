@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -374,6 +375,43 @@ def test_head_variants_write_a_llava_folder_with_the_documented_head(tiny_llava,
         base = LlavaForConditionalGeneration.from_pretrained(tiny_llava).state_dict()
         trained_sd = model.state_dict()
         assert all(torch.equal(base[k], trained_sd[k]) for k in base), "the probe changed the frozen backbone"
+
+
+@pytest.mark.parametrize("config, feature", [("fakevlm_7b_class_head.yaml", "llm_last_token"), ("fakevlm_7b_linear_probe.yaml", "image_mean")])
+def test_the_fakevlm_adapter_evaluates_a_head_checkpoint_through_its_head(tiny_llava, paper_data, tmp_path, config, feature):
+    """Head mode: the head's prompt, a verdict sentence from P(real), P(real) as score, log P(class) as loglikelihood."""
+    from lmms_eval.api.instance import Instance
+
+    from fakevlm_model.fakevlm import FakeVLM
+    from fakevlm_tasks import scores
+    from fakevlm_training.modeling import LlavaWithVerdictHead
+    from transformers import AutoProcessor
+
+    out = tmp_path / "head"
+    run_in_process(tiny_llava, paper_data, out, "training.max_steps=4", "training.activation_checkpointing=false",
+                   f"method.feature={feature}", config=CONFIGS / config)
+    images = [Image.new("RGB", (40, 40), c) for c in ((220, 210, 200), (20, 30, 40), (120, 10, 200))]
+    docs = [{"id": f"d{i}"} for i in range(len(images))]
+    adapter = FakeVLM(pretrained=str(out), device="cpu", batch_size=2)
+    adapter.task_dict = {"t": {"test": docs}}
+
+    def request(kind, i, payload):
+        return Instance(kind, ("Does the image looks real/fake?", payload, lambda doc, i=i: [images[i]], i, "t", "test"),
+                        idx=0, metadata={"task": "t", "doc_id": i, "repeats": 1})
+
+    answers = [r.text for r in adapter.generate_until([request("generate_until", i, {"until": []}) for i in range(3)])]
+
+    model = LlavaWithVerdictHead.from_pretrained(out).eval()
+    proc = AutoProcessor.from_pretrained(out)
+    batch = proc(images=images, text=["USER: <image>\nDoes the image looks real/fake? ASSISTANT:"] * 3, return_tensors="pt", padding=True)
+    expected = model.p_real(batch["input_ids"], batch["attention_mask"], batch["pixel_values"]).tolist()
+    assert answers == [f"This is a {'real' if p >= 0.5 else 'fake'} image." for p in expected]
+    for i, p in enumerate(expected):
+        assert scores.get_score("t", f"d{i}").real_score == pytest.approx(p, abs=1e-5)
+    lls = adapter.loglikelihood([request("loglikelihood", 0, " This is a real"), request("loglikelihood", 0, " This is a fake")])
+    assert lls[0][0] == pytest.approx(math.log(expected[0]), abs=1e-4)
+    assert lls[1][0] == pytest.approx(math.log(1 - expected[0]), abs=1e-4)
+    scores.clear("t")
 
 
 def model_input(model_dir: Path, label: int) -> dict:
