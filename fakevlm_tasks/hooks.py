@@ -72,6 +72,15 @@ def _answer(results) -> str:
     return text if isinstance(text, str) else ""
 
 
+#: How lmms-eval's API adapters (openai, ...) answer a request that failed after its retries.
+REQUEST_FAILED_MARKER = "[LMMS_EVAL_REQUEST_FAILED"
+
+
+def is_failed_answer(text: str) -> bool:
+    """An answer that is no answer: empty (the fakevlm adapter's failed samples) or an adapter's failure marker."""
+    return not text.strip() or text.lstrip().startswith(REQUEST_FAILED_MARKER)
+
+
 def detection_record(doc, results) -> dict:
     """Everything the detection and explanation metrics need to know about one answer."""
     text = _answer(results)
@@ -85,6 +94,7 @@ def detection_record(doc, results) -> dict:
         "verdict_official": official.label,
         "official_fallback": official.fallback,
         "detection": bool(doc.get("detection", True)),
+        "failed": is_failed_answer(text),
         "prediction": text,
         "reference": doc.get("reference"),
     }
@@ -148,6 +158,15 @@ agg_unknown_rate = _detection_metric("unknown_rate")
 agg_acc_official_parser = _detection_metric("accuracy", "verdict_official")
 
 
+def agg_failed_rate(records):
+    """Share of docs with no answer at all (adapter error, API failure after retries), x100.
+
+    These also count in ``unknown_rate`` (they are scored wrong); this metric tells a
+    broken run from a model whose answers cannot be read.
+    """
+    return _pct(sum(r["failed"] for r in records) / len(records)) if records else None
+
+
 def agg_official_fallback_rate(records):
     """Share of answers the official rule could only score by its coin flip, x100."""
     rs = _detected(records)
@@ -207,6 +226,7 @@ DETECTION_METRICS = (
     "f1_fake",
     "f1_macro",
     "unknown_rate",
+    "failed_rate",
     "acc_official_parser",
     "official_fallback_rate",
     "rouge_l",
@@ -242,6 +262,7 @@ def loki_judgment_process_results(doc, results):
         "label": doc["label"],
         "category": doc["category"],
         "answer": doc["answer"],
+        "failed": is_failed_answer(text),
         "loki": loki_yes_no(text),
         "robust": _yes_no_from_verdict(robust.label, doc["asks"]),
     }
@@ -279,4 +300,4 @@ def agg_loki_per_category(records):
     return {c: _pct(_balanced([r for r in records if r["category"] == c], "loki")) for c in cats}
 
 
-LOKI_JUDGMENT_METRICS = ("acc", "loki_score", "loki_score_robust_parser", "unknown_rate", "per_category")
+LOKI_JUDGMENT_METRICS = ("acc", "loki_score", "loki_score_robust_parser", "unknown_rate", "failed_rate", "per_category")

@@ -239,7 +239,7 @@ FFPP_METRICS = (
     "unscored_rate",
     "per_manipulation",
 )
-FFPP_GEN_METRICS = ("acc", "f1", "f1_fake", "f1_macro", "unknown_rate", "acc_official_parser", "auc_avg", "per_manipulation")
+FFPP_GEN_METRICS = ("acc", "f1", "f1_fake", "f1_macro", "unknown_rate", "failed_rate", "acc_official_parser", "auc_avg", "per_manipulation")
 ffpp_gen_process_results = _generation_process_results("ffpp_gen", FFPP_GEN_METRICS)
 
 
@@ -319,6 +319,7 @@ DMIMAGE_METRICS = (
     "f1_fake",
     "f1_macro",
     "unknown_rate",
+    "failed_rate",
     "acc_official_parser",
     "bacc_avg",
     "auc_avg",

@@ -372,6 +372,7 @@ def test_persistent_failures_are_retried_then_answered_with_lmms_evals_failure_m
 def test_failed_requests_count_as_unreadable_and_wrong(openai_run):
     r = openai_run[0]["results"]["fakeclue"]
     assert r["unknown_rate,none"] == pytest.approx(100 * 2 / 5)
+    assert r["failed_rate,none"] == pytest.approx(100 * 2 / 5)  # and they are told apart as failures
     assert r["acc,none"] == pytest.approx(100 * 3 / 5)  # the three answered images are right
     # The official rule cannot read the marker either; it falls back to its coin flip.
     assert r["official_fallback_rate,none"] == pytest.approx(100 * 2 / 5)

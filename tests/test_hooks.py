@@ -1,0 +1,76 @@
+"""The lmms-eval glue: what one doc's answer becomes, and how the records aggregate."""
+
+from __future__ import annotations
+
+import pytest
+
+from fakevlm_tasks import hooks
+
+
+def doc(i, label, reference=None, **extra):
+    return {"id": f"d{i}", "label": label, "category": "scene", "question": "Does the image looks real/fake?", "reference": reference, **extra}
+
+
+def records(answers_and_docs):
+    return [hooks.detection_process_results(d, [a]) for a, d in answers_and_docs]
+
+
+def aggregate(per_doc, metric):
+    return getattr(hooks, f"agg_{metric}")([r[metric] for r in per_doc])
+
+
+def test_text_reaches_only_the_explanation_metrics():
+    out = hooks.detection_process_results(doc(0, "fake", "This is a fake image. Seams."), ["This is a fake image. Blur."])
+    assert out["rouge_l"]["prediction"] == "This is a fake image. Blur." and out["css"]["reference"] == "This is a fake image. Seams."
+    assert all("prediction" not in out[m] for m in hooks.DETECTION_METRICS if m not in hooks.EXPLANATION_METRICS)
+    assert out["acc"]["verdict"] == "fake"
+
+
+def test_empty_answers_and_api_failure_markers_count_as_failed_and_unknown():
+    per_doc = records([
+        ("This is a real image.", doc(0, "real")),
+        ("", doc(1, "fake")),
+        ("[LMMS_EVAL_REQUEST_FAILED after 5 retries] HTTP 500", doc(2, "fake")),
+        ("I am not sure what this shows.", doc(3, "fake")),
+    ])
+    assert aggregate(per_doc, "failed_rate") == pytest.approx(50.0)
+    assert aggregate(per_doc, "unknown_rate") == pytest.approx(75.0)  # failed + unreadable
+    assert aggregate(per_doc, "acc") == pytest.approx(25.0)
+
+
+def test_docs_outside_the_detection_set_feed_explanations_only():
+    per_doc = records([
+        ("This is a fake image.", doc(0, "fake")),
+        ("This is a real image. Natural.", doc(1, "fake", "Floating chairs.", detection=False)),
+    ])
+    assert aggregate(per_doc, "acc") == pytest.approx(100.0)
+    assert 0.0 <= aggregate(per_doc, "rouge_l") < 100.0
+
+
+def test_explanation_metrics_are_not_applicable_without_references():
+    per_doc = records([("This is a fake image.", doc(0, "fake"))])
+    assert aggregate(per_doc, "rouge_l") is None and aggregate(per_doc, "css") is None
+
+
+def test_css_reports_na_and_logs_when_its_model_cannot_load(monkeypatch):
+    from loguru import logger
+
+    monkeypatch.setenv("FAKEVLM_CSS_MODEL", "/nonexistent/embedding-model")
+    per_doc = records([("This is a fake image.", doc(0, "fake", "This is a fake image."))])
+    messages = []
+    sink = logger.add(messages.append, level="ERROR")
+    try:
+        assert aggregate(per_doc, "css") is None
+    finally:
+        logger.remove(sink)
+    assert any("FAKEVLM_CSS_MODEL" in str(m) for m in messages)
+
+
+@pytest.mark.parametrize("text, expected", [("Yes, it is.", "yes"), ("no", "no"), ("  NO.", "no"), ("This is a fake image.", "unknown"), ("", "unknown")])
+def test_loki_reads_yes_or_no_in_the_first_four_characters(text, expected):
+    assert hooks.loki_yes_no(text) == expected
+
+
+def test_doc_to_visual_names_the_doc_and_file_of_a_missing_image(tmp_path):
+    with pytest.raises(FileNotFoundError, match="d7.*nothing.png"):
+        hooks.doc_to_visual({"id": "d7", "image": str(tmp_path / "nothing.png")})
