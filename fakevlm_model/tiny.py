@@ -35,6 +35,22 @@ TRAIN_CHAT_TEMPLATE = (
 )
 
 
+def train_byte_bpe(corpus, special_tokens, vocab_size: int, unk_token: str | None = None):
+    """A byte-level BPE ``tokenizers.Tokenizer`` trained on ``corpus`` (a few sentences suffice)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE(unk_token=unk_token))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(special_tokens),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(corpus, trainer=trainer)
+    return tok
+
+
 def build_tiny_llava(
     out_dir: str | Path,
     *,
@@ -51,7 +67,6 @@ def build_tiny_llava(
     files. ``with_processor=False`` omits the processor, as some fine-tuned checkpoints do.
     """
     import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
     from transformers import (
         CLIPImageProcessor,
         CLIPVisionConfig,
@@ -65,15 +80,7 @@ def build_tiny_llava(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tok.train_from_iterator(_CORPUS, trainer=trainer)
+    tok = train_byte_bpe(_CORPUS, SPECIAL_TOKENS, vocab_size, unk_token="<unk>")
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         unk_token="<unk>",

@@ -326,6 +326,15 @@ def test_css_in_bfloat16_stays_close_to_float32(embedder):
     assert css(predictions, references, model=embedder, precision="bfloat16") == pytest.approx(exact, abs=0.01)
 
 
+def test_css_precision_comes_from_the_environment_when_not_given(embedder, monkeypatch):
+    monkeypatch.setenv("FAKEVLM_CSS_PRECISION", "int8")
+    with pytest.raises(ValueError, match="int8"):
+        css(["a"], ["a"], model=embedder)
+    monkeypatch.setenv("FAKEVLM_CSS_PRECISION", "bfloat16")
+    predictions, references = [p for _, p, _ in PAIRS], [r for r, _, _ in PAIRS]
+    assert css(predictions, references, model=embedder) == css(predictions, references, model=embedder, precision="bfloat16")
+
+
 def test_css_refuses_bad_input_before_loading_a_model():
     with pytest.raises(ValueError, match="lengths differ"):
         css(["a"], [], model=object())
