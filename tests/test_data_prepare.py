@@ -119,6 +119,11 @@ def test_reading_unprepared_data_names_the_command_to_run(data_root):
     assert str(data_root) in str(err.value)
 
 
+def test_loki_judgment_unprepared_points_to_the_loki_preparation(data_root):
+    with pytest.raises(DataNotPreparedError, match="fakevlm-data prepare loki --annotations"):
+        read_prepared("loki_judgment")
+
+
 def test_status_lists_prepared_and_missing_datasets(tmp_path, capsys):
     ann, images = write_fakeclue(tmp_path, [fakeclue_record("a.png", 1, "s", "r")])
     prepare_fakeclue(ann, images)

@@ -41,6 +41,8 @@ def data_root() -> Path:
 PREPARE_COMMANDS = {
     "fakeclue": "fakevlm-data prepare fakeclue --annotations <FakeClue>/data_json/test.json --images <unzipped FakeClue test images>",
     "loki": "fakevlm-data prepare loki --annotations <dir with true_or_false.json and open_ended_vqa.json> --images <LOKI root containing media_data/>",
+    # loki_judgment is written by the same preparation as loki.
+    "loki_judgment": "fakevlm-data prepare loki --annotations <dir with true_or_false.json and open_ended_vqa.json> --images <LOKI root containing media_data/>",
     "ddvqa": "fakevlm-data prepare ddvqa --annotations <DD-VQA DQ_FF++ folder> --images <FF++ frames root>",
     "ffpp": "fakevlm-data prepare ffpp --source <FF++ root with extracted frames>",
     "dmimage": "fakevlm-data prepare dmimage --source <DMimage test root, one folder per source>",
