@@ -41,7 +41,7 @@ from lmms_eval.api.model import lmms
 
 from fakevlm_model import loading
 from fakevlm_model.batching import plan_batches, settings_key
-from fakevlm_model.prompts import IMAGE_TOKEN, PROMPT_FORMATS, Prompt, render_head_prompt, render_prompt
+from fakevlm_model.prompts import PROMPT_FORMATS, Prompt, render_head_prompt, render_prompt
 from fakevlm_model.verdict import VerdictRecorder, verdict_token_ids
 from fakevlm_tasks import scores
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from fakevlm_tasks import hooks, metrics, scores
-from fakevlm_tasks.data.ffpp import METHODS, REAL_CATEGORY
+from fakevlm_tasks.data.ffpp import METHODS
 from fakevlm_tasks.parsing import FAKE, REAL, UNKNOWN
 
 ddvqa_process_docs = hooks._prepared_docs("ddvqa")

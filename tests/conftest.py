@@ -63,3 +63,11 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present (a user's clone has none)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def data_root(tmp_path, monkeypatch) -> Path:
+    """An empty prepared-data root for this test ($FAKEVLM_DATA_DIR points at it)."""
+    root = tmp_path / "prepared"
+    monkeypatch.setenv("FAKEVLM_DATA_DIR", str(root))
+    return root

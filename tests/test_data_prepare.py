@@ -12,11 +12,8 @@ from fakevlm_tasks.data.common import DataNotPreparedError, read_prepared
 from official_formats import fakeclue_record, loki_open_ended, loki_tf_pair, write_fakeclue, write_loki
 
 
-@pytest.fixture(autouse=True)
-def data_root(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "prepared"
-    monkeypatch.setenv("FAKEVLM_DATA_DIR", str(root))
-    return root
+# Every test here prepares into its own empty data root (conftest's data_root).
+pytestmark = pytest.mark.usefixtures("data_root")
 
 
 def prepare_fakeclue(ann, images, *extra) -> int:

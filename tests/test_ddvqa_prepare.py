@@ -18,11 +18,8 @@ SKIN_Q = "Does the person's skin look real/fake?"
 EYES_Q = "Do the person's eyes look real/fake?"
 
 
-@pytest.fixture(autouse=True)
-def data_root(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "prepared"
-    monkeypatch.setenv("FAKEVLM_DATA_DIR", str(root))
-    return root
+# Every test here prepares into its own empty data root (conftest's data_root).
+pytestmark = pytest.mark.usefixtures("data_root")
 
 
 def prepare(ann, images, *extra) -> int:

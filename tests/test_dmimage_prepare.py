@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -15,11 +14,8 @@ from official_formats import png, write_dmimage
 GREY = (128, 128, 128)
 
 
-@pytest.fixture(autouse=True)
-def data_root(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "prepared"
-    monkeypatch.setenv("FAKEVLM_DATA_DIR", str(root))
-    return root
+# Every test here prepares into its own empty data root (conftest's data_root).
+pytestmark = pytest.mark.usefixtures("data_root")
 
 
 def prepare(src, *extra) -> int:

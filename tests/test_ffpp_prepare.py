@@ -13,11 +13,8 @@ from fakevlm_tasks.data.common import read_prepared
 from official_formats import ffpp_frames, png, write_ffpp_split
 
 
-@pytest.fixture(autouse=True)
-def data_root(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "prepared"
-    monkeypatch.setenv("FAKEVLM_DATA_DIR", str(root))
-    return root
+# Every test here prepares into its own empty data root (conftest's data_root).
+pytestmark = pytest.mark.usefixtures("data_root")
 
 
 def one_pair_source(tmp_path, n_frames=4, methods=ffpp.METHODS) -> tuple[Path, Path]:
