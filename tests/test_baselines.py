@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -29,10 +28,10 @@ import yaml
 from PIL import Image
 
 from fakevlm_tasks import TASKS_DIR
-from fakevlm_tasks.data.common import DATA_DIR_ENV, FAKECLUE_QUESTION
+from fakevlm_tasks.data.common import FAKECLUE_QUESTION
+from lmms_runs import data_dir, offline_env, prepare, results_of, run_cli, samples_of
 from official_formats import fakeclue_record, png, write_fakeclue
 
-LMMS_EVAL = [sys.executable, "-c", "from lmms_eval.cli.dispatch import main; main()"]
 TEMPLATE = TASKS_DIR / "_fakevlm_template_yaml"
 GENERAL_MODELS = ("qwen2_vl", "internvl2", "llava_hf", "openai", "a_model_not_listed")
 
@@ -62,44 +61,23 @@ def _template_kwargs() -> dict:
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     """FakeClue in its official format, prepared by fakevlm-data; the images are solid colours."""
-    from fakevlm_tasks.data import cli
-
     tmp = tmp_path_factory.mktemp("baselines")
     ann, images = write_fakeclue(tmp / "fakeclue", [fakeclue_record(*r[:4]) for r in FAKECLUE], make_images=False)
     for image, *_, colour in FAKECLUE:
         png(images / image, colour)
     root = tmp / "prepared"
-    old = os.environ.get(DATA_DIR_ENV)
-    os.environ[DATA_DIR_ENV] = str(root)
-    try:
-        assert cli.main(["prepare", "fakeclue", "--annotations", str(ann), "--images", str(images)]) == 0
-    finally:
-        if old is None:
-            del os.environ[DATA_DIR_ENV]
-        else:
-            os.environ[DATA_DIR_ENV] = old
+    prepare(root, "fakeclue", "--annotations", str(ann), "--images", str(images))
     return root
-
-
-def _env(data_root: Path) -> dict:
-    return dict(os.environ, **{DATA_DIR_ENV: str(data_root)}, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
 
 
 def _prompt(model: str, task: str, data_root: Path) -> str:
     """What lmms-eval's own task loading gives ``model`` as the first doc's prompt."""
     from lmms_eval.tasks import TaskManager, get_task_dict
 
-    old = os.environ.get(DATA_DIR_ENV)
-    os.environ[DATA_DIR_ENV] = str(data_root)
-    try:
+    with data_dir(data_root):
         tm = TaskManager("WARNING", include_path=str(TASKS_DIR), include_defaults=False, model_name=model)
         t = get_task_dict([task], tm)[task]
         return t.doc_to_text(t.test_docs()[0])
-    finally:
-        if old is None:
-            del os.environ[DATA_DIR_ENV]
-        else:
-            os.environ[DATA_DIR_ENV] = old
 
 
 # ------------------------------------------------------------------------ prompts
@@ -162,13 +140,9 @@ def qwen_run(tmp_path_factory, data_root):
     question = _prompt("qwen2_vl", "fakeclue", data_root)
     rig_answer(model, "This is a real image. The lighting is natural.", question=question)
     out = tmp / "out"
-    cmd = [*LMMS_EVAL, "--model", "qwen2_vl", "--model_args", f"pretrained={model},device=cpu,device_map=cpu",
-           "--tasks", "fakeclue", "--batch_size", "2", "--output_path", str(out), "--log_samples"]
-    proc = subprocess.run(cmd, env=_env(data_root), capture_output=True, text=True, timeout=600)
-    results = sorted(out.rglob("*_results.json"))
-    assert results, proc.stdout[-3000:] + proc.stderr[-5000:]
-    (samples,) = sorted(out.rglob("*_samples_fakeclue.jsonl"))
-    return (json.loads(results[-1].read_text()), [json.loads(line) for line in samples.read_text().splitlines() if line.strip()], question)
+    proc = run_cli(["--model", "qwen2_vl", "--model_args", f"pretrained={model},device=cpu,device_map=cpu",
+                    "--tasks", "fakeclue", "--batch_size", "2", "--output_path", str(out), "--log_samples"], offline_env(data_root))
+    return results_of(out, proc), samples_of(out, "fakeclue"), question
 
 
 @pytest.mark.slow
@@ -200,14 +174,10 @@ def test_qwen2_vl_run_is_scored_like_any_other_model(qwen_run):
 def llava_hf_run(tmp_path_factory, data_root, tiny_llava):
     """The tiny random LLaVA through lmms-eval's ``llava_hf`` (its chat adapter) on fakeclue."""
     out = tmp_path_factory.mktemp("llava_hf") / "out"
-    cmd = [*LMMS_EVAL, "--model", "llava_hf", "--model_args", f"pretrained={tiny_llava},device=cpu,device_map=cpu",
-           "--tasks", "fakeclue", "--batch_size", "1", "--output_path", str(out), "--log_samples",
-           "--gen_kwargs", "max_new_tokens=12"]
-    proc = subprocess.run(cmd, env=_env(data_root), capture_output=True, text=True, timeout=600)
-    results = sorted(out.rglob("*_results.json"))
-    assert results, proc.stdout[-3000:] + proc.stderr[-5000:]
-    (samples,) = sorted(out.rglob("*_samples_fakeclue.jsonl"))
-    return json.loads(results[-1].read_text()), [json.loads(line) for line in samples.read_text().splitlines() if line.strip()]
+    proc = run_cli(["--model", "llava_hf", "--model_args", f"pretrained={tiny_llava},device=cpu,device_map=cpu",
+                    "--tasks", "fakeclue", "--batch_size", "1", "--output_path", str(out), "--log_samples",
+                    "--gen_kwargs", "max_new_tokens=12"], offline_env(data_root))
+    return results_of(out, proc), samples_of(out, "fakeclue")
 
 
 @pytest.mark.slow
@@ -336,7 +306,7 @@ def openai_run(tmp_path_factory, data_root):
     try:
         proc = subprocess.run(
             [sys.executable, "-c", OPENAI_RUN, server.base_url, str(TASKS_DIR), str(out), str(MAX_RETRIES), str(CLIENT_TIMEOUT_S)],
-            env=_env(data_root), capture_output=True, text=True, timeout=300,
+            env=offline_env(data_root), capture_output=True, text=True, timeout=300,
         )
     finally:
         server.stopping.set()

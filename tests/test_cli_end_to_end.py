@@ -6,39 +6,16 @@ exits 0 even when an evaluation fails, so every check reads the files it wrote.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from lmms_runs import prepare, results_of, run_fakevlm, samples_of
 from official_formats import fakeclue_record, loki_open_ended, loki_tf_pair, write_fakeclue, write_loki
 
 pytestmark = pytest.mark.slow
-
-LMMS_EVAL = [sys.executable, "-c", "from lmms_eval.cli.dispatch import main; main()"]
-
-
-def run_lmms_eval(model_dir: Path, tasks: str, out: Path, data_root: Path, *extra: str, model_args: str = "") -> subprocess.CompletedProcess:
-    env = dict(os.environ, FAKEVLM_DATA_DIR=str(data_root), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    args = f"pretrained={model_dir},device=cpu,max_new_tokens=12" + (f",{model_args}" if model_args else "")
-    cmd = [*LMMS_EVAL, "--model", "fakevlm", "--model_args", args,
-           "--tasks", tasks, "--batch_size", "4", "--output_path", str(out), "--log_samples", *extra]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-
-
-def results_of(out: Path) -> dict:
-    files = sorted(out.rglob("*_results.json"))
-    assert files, f"lmms-eval wrote no results JSON under {out}"
-    return json.loads(files[-1].read_text())
-
-
-def samples_of(out: Path, task: str) -> list[dict]:
-    (path,) = sorted(out.rglob(f"*_samples_{task}.jsonl"))
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
 
 FAKECLUE = [
     ("animal/real/0.png", 1, "animal", "This is a real image. Natural fur."),
@@ -52,23 +29,16 @@ FAKECLUE = [
 @pytest.fixture(scope="module")
 def rigged_run(tmp_path_factory, fake_answering_llava):
     """Data in the official formats, prepared by fakevlm-data, evaluated once by the always-'fake' model."""
-    from fakevlm_tasks.data import cli
-
     tmp = tmp_path_factory.mktemp("e2e")
     data_root = tmp / "prepared"
-    os.environ["FAKEVLM_DATA_DIR"] = str(data_root)
-    try:
-        ann, images = write_fakeclue(tmp / "fakeclue", [fakeclue_record(*r) for r in FAKECLUE])
-        assert cli.main(["prepare", "fakeclue", "--annotations", str(ann), "--images", str(images)]) == 0
-        tf = loki_tf_pair("r1", "real", "sence") + loki_tf_pair("f1", "fake", "animals") + loki_tf_pair("f2", "fake", "doc")
-        ann, media = write_loki(tmp / "loki", tf, [loki_open_ended("o1", "The chairs float.", ["Window merges with wood."])])
-        assert cli.main(["prepare", "loki", "--annotations", str(ann), "--images", str(media)]) == 0
-    finally:
-        del os.environ["FAKEVLM_DATA_DIR"]
+    ann, images = write_fakeclue(tmp / "fakeclue", [fakeclue_record(*r) for r in FAKECLUE])
+    prepare(data_root, "fakeclue", "--annotations", str(ann), "--images", str(images))
+    tf = loki_tf_pair("r1", "real", "sence") + loki_tf_pair("f1", "fake", "animals") + loki_tf_pair("f2", "fake", "doc")
+    ann, media = write_loki(tmp / "loki", tf, [loki_open_ended("o1", "The chairs float.", ["Window merges with wood."])])
+    prepare(data_root, "loki", "--annotations", str(ann), "--images", str(media))
     out = tmp / "out"
-    proc = run_lmms_eval(fake_answering_llava, "fakeclue,loki,loki_judgment", out, data_root)
-    assert (out.exists() and any(out.rglob("*_results.json"))), proc.stdout[-3000:] + proc.stderr[-5000:]
-    return results_of(out)["results"], out
+    proc = run_fakevlm(fake_answering_llava, "fakeclue,loki,loki_judgment", out, data_root)
+    return results_of(out, proc)["results"], out
 
 
 def test_tasks_are_found_without_include_path(rigged_run):
@@ -111,7 +81,7 @@ def test_loki_judgment_applies_lokis_first_four_characters_rule(rigged_run):
 
 def test_running_a_task_whose_data_is_not_prepared_says_which_command_to_run(tmp_path, tiny_llava):
     out = tmp_path / "out"
-    proc = run_lmms_eval(tiny_llava, "fakeclue", out, tmp_path / "empty-root", "--verbosity", "DEBUG")
+    proc = run_fakevlm(tiny_llava, "fakeclue", out, tmp_path / "empty-root", "--verbosity", "DEBUG")
     log = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "fakevlm-data prepare fakeclue --annotations" in log

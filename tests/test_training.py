@@ -261,21 +261,15 @@ def test_final_checkpoint_is_a_plain_llava_folder_that_transformers_loads(traine
 @pytest.mark.slow
 def test_the_trained_checkpoint_is_evaluated_on_fakeclue_by_the_fakevlm_adapter_through_lmms_eval(trained, paper_data, tmp_path):
     """Training's output folder goes straight into `lmms-eval --model fakevlm --tasks fakeclue`."""
-    from fakevlm_tasks.data import cli
     from fakevlm_tasks.parsing import parse_verdict
-    from test_cli_end_to_end import results_of, run_lmms_eval, samples_of
+    from lmms_runs import prepare, results_of, run_fakevlm, samples_of
 
     out, _ = trained
     data_root = tmp_path / "prepared"
-    os.environ["FAKEVLM_DATA_DIR"] = str(data_root)
-    try:
-        assert cli.main(["prepare", "fakeclue", "--annotations", str(paper_data), "--images", str(paper_data.parent)]) == 0
-    finally:
-        del os.environ["FAKEVLM_DATA_DIR"]
+    prepare(data_root, "fakeclue", "--annotations", str(paper_data), "--images", str(paper_data.parent))
     # The recipe trained on the training template, so the adapter is asked to render it.
-    proc = run_lmms_eval(out, "fakeclue", tmp_path / "eval", data_root, model_args="prompt_format=train,max_new_tokens=24")
-    assert any((tmp_path / "eval").rglob("*_results.json")), proc.stdout[-2000:] + proc.stderr[-4000:]
-    results = results_of(tmp_path / "eval")["results"]["fakeclue"]
+    proc = run_fakevlm(out, "fakeclue", tmp_path / "eval", data_root, model_args="prompt_format=train,max_new_tokens=24")
+    results = results_of(tmp_path / "eval", proc)["results"]["fakeclue"]
     samples = samples_of(tmp_path / "eval", "fakeclue")
     assert len(samples) == 16
     verdicts = [parse_verdict(s["filtered_resps"]) for s in samples]
