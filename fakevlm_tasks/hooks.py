@@ -1,26 +1,35 @@
-"""lmms-eval glue shared by every task: load prepared docs, build prompts, score answers.
+"""lmms-eval glue shared by every task: prepared docs, prompts, one per-sample record, aggregations.
 
-Tasks name these functions with ``!function fakevlm_tasks.hooks.<name>``. The scoring
-itself lives in :mod:`fakevlm_tasks.parsing` and :mod:`fakevlm_tasks.metrics`; this
-module only adapts lmms-eval's calling conventions to them. Every detection metric is
-reported x100, as in the paper.
+Tasks name these functions with ``!function fakevlm_tasks.hooks.<name>``. The maths lives
+in :mod:`fakevlm_tasks.metrics` and :mod:`fakevlm_tasks.parsing`; this module only adapts
+lmms-eval's calling conventions to them. Every metric is reported x100, as in the paper.
+
+The per-sample record (docs/protocol.md, "The per-sample record"): ``process_results``
+builds one verdict record per doc and hands it to every verdict metric, plus a text
+record (answer, reference, per-doc ROUGE-L) to the explanation metrics. It also returns
+lmms-eval's own ``score`` (0/1: the verdict is right), top level and inside the ``acc``
+record together with ``cluster``, so the host's CLT and clustered standard errors
+(``acc_stderr_clt``, ``acc_stderr_clustered``) and its paired test against
+``--baseline`` work on these tasks. A metric that needs verdict scores is computed only
+when every doc it covers has one; otherwise it is None and the log says why.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 from loguru import logger
 
-from fakevlm_tasks import metrics
+from fakevlm_tasks import metrics, sample
 from fakevlm_tasks.data.common import read_prepared
 from fakevlm_tasks.parsing import FAKE, REAL, parse_verdict_detail
 
 # ---------------------------------------------------------------------------- docs
 
 
-def _prepared_docs(name: str):
-    """A ``process_docs`` hook that replaces the YAML's stub dataset with the prepared one.
+def prepared_docs(name: str):
+    """A ``process_docs`` hook that replaces the YAML's stub dataset with the prepared set ``name``.
 
     lmms-eval must load *some* dataset from the YAML before ``process_docs`` runs; the
     template points it at a one-line stub, and this hook swaps in the records prepared
@@ -37,9 +46,9 @@ def _prepared_docs(name: str):
     return process_docs
 
 
-fakeclue_process_docs = _prepared_docs("fakeclue")
-loki_process_docs = _prepared_docs("loki")
-loki_judgment_process_docs = _prepared_docs("loki_judgment")
+fakeclue_process_docs = prepared_docs("fakeclue")
+loki_process_docs = prepared_docs("loki")
+loki_judgment_process_docs = prepared_docs("loki_judgment")
 
 
 def doc_to_visual(doc):
@@ -62,13 +71,11 @@ def doc_to_text(doc, lmms_eval_specific_kwargs=None):
     return f"{kw.get('pre_prompt', '')}{doc['question']}{kw.get('post_prompt', '')}"
 
 
-# ------------------------------------------------------------------ per-doc scoring
+# ------------------------------------------------------------------ per-doc records
 
 
 def _answer(results) -> str:
-    if not results:
-        return ""
-    text = results[0]
+    text = results[0] if isinstance(results, (list, tuple)) and results else results
     return text if isinstance(text, str) else ""
 
 
@@ -77,51 +84,151 @@ REQUEST_FAILED_MARKER = "[LMMS_EVAL_REQUEST_FAILED"
 
 
 def is_failed_answer(text: str) -> bool:
-    """An answer that is no answer: empty (the fakevlm adapter's failed samples) or an adapter's failure marker."""
+    """An answer that is no answer: empty (an adapter's failed sample) or an API adapter's failure marker."""
     return not text.strip() or text.lstrip().startswith(REQUEST_FAILED_MARKER)
 
 
-def detection_record(doc, results) -> dict:
-    """Everything the detection and explanation metrics need to know about one answer."""
-    text = _answer(results)
-    robust = parse_verdict_detail(text, mode="robust", question=doc.get("question"))
-    official = parse_verdict_detail(text, mode="fakevlm")
+def cluster_of(doc) -> str | None:
+    """Which docs are not independent of this one: the frames of one video; None for a doc on its own."""
+    if doc.get("cluster") is not None:
+        return str(doc["cluster"])
+    if doc.get("video") is not None:
+        return f"{doc.get('category') or 'unknown'}/{doc['video']}"
+    return None
+
+
+def _base(doc) -> dict:
     return {
         "id": doc["id"],
         "label": doc["label"],
         "category": doc.get("category") or "unknown",
-        "verdict": robust.label,
-        "verdict_official": official.label,
-        "official_fallback": official.fallback,
+        "cluster": cluster_of(doc),
         "detection": bool(doc.get("detection", True)),
-        "failed": is_failed_answer(text),
-        "prediction": text,
-        "reference": doc.get("reference"),
     }
 
 
-#: Metrics that compare texts; every other metric only needs the verdict fields.
-EXPLANATION_METRICS = frozenset({"rouge_l", "css"})
-_TEXT_FIELDS = ("prediction", "reference")
+def _with_verdict_score(record: dict, log_odds: float | None) -> dict:
+    record.update(log_odds=log_odds, p_real=metrics.p_real_from_log_odds(log_odds))
+    return record
 
 
-def fan_out(record: dict, metric_names) -> dict:
-    """Hand ``record`` to each metric, the answer text only to the text metrics.
+def detection_record(doc, results) -> dict:
+    """The verdict record of a generated answer: both parsers' verdicts, failure, verdict score if any."""
+    text = _answer(results)
+    robust = parse_verdict_detail(text, mode="robust", question=doc.get("question"))
+    official = parse_verdict_detail(text, mode="fakevlm")
+    failure = sample.failure_of(results)
+    verdict_score = sample.verdict_score_of(results)
+    record = _base(doc)
+    record.update(
+        verdict=robust.label,
+        verdict_official=official.label,
+        official_fallback=official.fallback,
+        failed=failure is not None or is_failed_answer(text),
+        failure=failure.reason if failure is not None else None,
+    )
+    return _with_verdict_score(record, verdict_score.log_odds if verdict_score is not None else None)
 
-    lmms-eval logs every metric's per-doc value; without this split each 256-token answer
-    would be written once per metric into the samples file.
+
+def loglikelihood_value(result) -> float:
+    """The value of one ``(value, is_greedy)`` loglikelihood result.
+
+    lmms-eval 0.7.3 hands loglikelihood results to ``process_results`` as their ``str()``,
+    ``"(-28.13, False)"`` (``unwrap_generation_output`` stringifies any non-text output);
+    a tuple is accepted too, in case a later version passes it through.
     """
-    verdict = {k: v for k, v in record.items() if k not in _TEXT_FIELDS}
-    texts = {"id": record["id"], **{k: record.get(k) for k in _TEXT_FIELDS}}
-    return {name: texts if name in EXPLANATION_METRICS else verdict for name in metric_names}
+    if isinstance(result, str):
+        return float(result.strip().strip("()[]").split(",")[0])
+    return float(result[0])
 
 
-def detection_process_results(doc, results):
-    """One record per doc, handed to every metric's aggregation (they need the whole set)."""
-    return fan_out(detection_record(doc, results), DETECTION_METRICS)
+def loglikelihood_record(doc, results) -> dict:
+    """The verdict record of a two-choice loglikelihood request (real first): log-odds and the verdict they imply."""
+    try:
+        log_odds = metrics.log_odds_from_loglikelihoods(loglikelihood_value(results[0]), loglikelihood_value(results[1]))
+    except (TypeError, ValueError, IndexError):
+        log_odds = None
+    record = _base(doc)
+    record.update(verdict=metrics.verdict_from_log_odds(log_odds), failed=log_odds is None,
+                  failure=None if log_odds is not None else "no loglikelihood to read")
+    return _with_verdict_score(record, log_odds)
+
+
+def text_record(doc, results) -> dict:
+    """The explanation record: answer, reference, and the doc's ROUGE-L F (None without a reference)."""
+    text = _answer(results)
+    reference = doc.get("reference")
+    rouge = metrics.rouge_l([text], [reference])[0] if reference else None
+    return {"id": doc["id"], "prediction": text, "reference": reference, "rouge_l": rouge}
+
+
+#: Metrics that read the text record; every other metric reads the verdict record.
+EXPLANATION_METRICS = frozenset({"rouge_l", "css", "css_encoder"})
+
+
+def fan_out(verdict: dict, correct: bool, metric_names, text: dict | None = None) -> dict:
+    """``process_results``' return value: lmms-eval's ``score``, and each metric's record.
+
+    The verdict record goes to every verdict metric (they need the whole set), the text
+    record only to the explanation metrics (else each answer would be written once per
+    metric into the samples file). ``acc`` gets ``score`` inside its record, so that the
+    host's CLT and clustered standard errors are computed for accuracy alone.
+    """
+    score = 1.0 if correct else 0.0
+    out: dict = {"score": score}
+    for name in metric_names:
+        if name in EXPLANATION_METRICS:
+            out[name] = text
+        elif name == "acc":
+            out[name] = {**verdict, "score": score}
+        else:
+            out[name] = verdict
+    return out
+
+
+def detection_results(metric_names: tuple[str, ...]):
+    """A ``process_results`` for generated real/fake answers feeding ``metric_names``."""
+
+    def process_results(doc, results):
+        verdict = detection_record(doc, results)
+        text = text_record(doc, results) if EXPLANATION_METRICS & set(metric_names) else None
+        return fan_out(verdict, verdict["verdict"] == verdict["label"], metric_names, text)
+
+    return process_results
+
+
+def loglikelihood_results(metric_names: tuple[str, ...]):
+    """A ``process_results`` for the two-choice loglikelihood form of the detection question."""
+
+    def process_results(doc, results):
+        verdict = loglikelihood_record(doc, results)
+        return fan_out(verdict, verdict["verdict"] == verdict["label"], metric_names)
+
+    return process_results
+
+
+#: The metrics of the detection + explanation template (_fakevlm_template_yaml).
+DETECTION_METRICS = (
+    "acc", "f1", "f1_fake", "f1_macro", "balanced_acc", "unknown_rate", "failed_rate",
+    "acc_official_parser", "official_fallback_rate", "rouge_l", "css", "css_encoder",
+)
+#: The per-category accuracies the template's tasks report (docs of other categories are still in acc).
+CATEGORY_METRICS = {
+    "fakeclue": tuple(f"acc_{c}" for c in ("animal", "deepfake", "doc", "human", "object", "satellite", "scene")),
+    "loki": tuple(f"acc_{c}" for c in ("animals", "doc", "medicine", "object", "person", "satellite", "sence")),
+}
+fakeclue_process_results = detection_results(DETECTION_METRICS + CATEGORY_METRICS["fakeclue"])
+loki_process_results = detection_results(DETECTION_METRICS + CATEGORY_METRICS["loki"])
 
 
 # --------------------------------------------------------------------- aggregations
+
+
+def pct(value):
+    """x100; None and nan stay None."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return 100.0 * float(value)
 
 
 def _detected(records):
@@ -135,18 +242,12 @@ def _detection(records, verdict_key="verdict"):
     return metrics.detection_metrics([r["label"] for r in rs], [r[verdict_key] for r in rs])
 
 
-def _pct(value):
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return 100.0 * float(value)
-
-
 def _detection_metric(key, verdict_key="verdict"):
     def aggregate(records):
         m = _detection(records, verdict_key)
-        return None if m is None else _pct(m[key])
+        return None if m is None else pct(m[key])
 
-    aggregate.__name__ = f"aggregate_{key}"
+    aggregate.__name__ = f"agg_{key}"
     return aggregate
 
 
@@ -154,6 +255,7 @@ agg_acc = _detection_metric("accuracy")
 agg_f1 = _detection_metric("f1")
 agg_f1_fake = _detection_metric("f1_fake")
 agg_f1_macro = _detection_metric("f1_macro")
+agg_balanced_acc = _detection_metric("balanced_accuracy")
 agg_unknown_rate = _detection_metric("unknown_rate")
 agg_acc_official_parser = _detection_metric("accuracy", "verdict_official")
 
@@ -164,140 +266,257 @@ def agg_failed_rate(records):
     These also count in ``unknown_rate`` (they are scored wrong); this metric tells a
     broken run from a model whose answers cannot be read.
     """
-    return _pct(sum(r["failed"] for r in records) / len(records)) if records else None
+    return pct(sum(r["failed"] for r in records) / len(records)) if records else None
 
 
 def agg_official_fallback_rate(records):
     """Share of answers the official rule could only score by its coin flip, x100."""
     rs = _detected(records)
-    return _pct(sum(r["official_fallback"] for r in rs) / len(rs)) if rs else None
+    return pct(sum(r["official_fallback"] for r in rs) / len(rs)) if rs else None
+
+
+def agg_score_coverage(records):
+    """Share of docs that have a verdict score (what AUC and calibration need), x100."""
+    return pct(sum(r.get("log_odds") is not None for r in records) / len(records)) if records else None
 
 
 def _explained(records):
-    return [r for r in records if r.get("reference")]
+    return [r for r in records if r and r.get("reference")]
 
 
 def agg_rouge_l(records):
-    """Mean ROUGE-L F over the docs that have a reference explanation, x100."""
+    """Mean per-doc ROUGE-L F over the docs that have a reference explanation, x100."""
     rs = _explained(records)
-    if not rs:
-        return None
-    scores = metrics.rouge_l([r["prediction"] for r in rs], [r["reference"] for r in rs])
-    return _pct(sum(scores) / len(scores))
+    return pct(sum(r["rouge_l"] for r in rs) / len(rs)) if rs else None
+
+
+def _css_encoder():
+    """The CSS encoder and the line that describes it in the results; read when used, never at import."""
+    model = metrics.get_embedding_model()
+    name = getattr(model, "fakevlm_name", None) or getattr(getattr(model, "model_card_data", None), "base_model", None)
+    return model, name
 
 
 def agg_css(records):
     """Mean cosine similarity of sentence embeddings (prediction vs reference), x100.
 
     If the embedding model cannot be loaded (offline, wrong path) the other metrics must
-    survive: CSS is reported as N/A and the reason is logged as an error.
+    survive: CSS is reported as None and the reason is logged as an error.
     """
     rs = _explained(records)
     if not rs:
         return None
     try:
-        model = metrics.get_embedding_model()
+        model, _ = _css_encoder()
     except Exception as exc:
         logger.error(
-            f"CSS not computed: the embedding model could not be loaded ({type(exc).__name__}: {exc}). "
+            f"css not computed: the embedding model could not be loaded ({type(exc).__name__}: {exc}). "
             f"Set ${metrics.CSS_MODEL_ENV} to a local sentence-transformers model folder or allow hub access."
         )
         return None
     scores = metrics.css([r["prediction"] for r in rs], [r["reference"] for r in rs], model=model)
-    return _pct(sum(scores) / len(scores))
+    return pct(sum(scores) / len(scores))
 
 
-def agg_per_category(records):
-    """{category: {acc, f1, f1_fake, n}} (x100) over the detection docs."""
-    rs = _detected(records)
-    if not rs:
+def agg_css_encoder(records):
+    """Which encoder and precision the ``css`` of this run used (a string), None without references."""
+    import os
+
+    if not _explained(records):
         return None
-    by_cat = metrics.grouped_detection_metrics([r["label"] for r in rs], [r["verdict"] for r in rs], [r["category"] for r in rs])
-    return {
-        cat: {"acc": _pct(m["accuracy"]), "f1": _pct(m["f1"]), "f1_fake": _pct(m["f1_fake"]), "n": int(m["n"])}
-        for cat, m in sorted(by_cat.items())
-    }
+    name = os.environ.get(metrics.CSS_MODEL_ENV) or metrics.DEFAULT_CSS_MODEL
+    precision = os.environ.get(metrics.CSS_PRECISION_ENV) or "float32"
+    return f"{name} ({precision})"
 
 
-#: Every metric the detection tasks may list, so process_results feeds each one.
-DETECTION_METRICS = (
-    "acc",
-    "f1",
-    "f1_fake",
-    "f1_macro",
-    "unknown_rate",
-    "failed_rate",
-    "acc_official_parser",
-    "official_fallback_rate",
-    "rouge_l",
-    "css",
-    "per_category",
-)
+# ------------------------------------------------------------ verdict-score metrics
+
+
+def _scored_or_reason(records, metric: str) -> str | None:
+    """None when every record has a verdict score; else why ``metric`` is withheld (logged)."""
+    missing = [r for r in records if r.get("log_odds") is None]
+    if not missing:
+        return None
+    failed = sum(1 for r in missing if r.get("failed"))
+    if len(missing) == len(records):
+        why = (f"{metric} not computed: none of the {len(records)} docs has a verdict score. The model gives none "
+               "(only adapters that read the verdict's token probabilities do: fakevlm, detector), or its answers came "
+               "from lmms-eval's --use_cache without the fakevlm plugin loaded: rerun without --use_cache, or use a "
+               "task that asks for loglikelihoods (ffpp)")
+    else:
+        why = (f"{metric} not computed: {len(missing)} of {len(records)} docs have no verdict score "
+               f"({failed} of them failed; see the samples' 'failure' field): fix those docs or rerun them")
+    logger.warning(why)
+    return why
+
+
+def auc(records, metric: str = "auc") -> float | None:
+    """ROC AUC of the log-odds with REAL positive, x100, or None (logged) when any doc lacks a score or a class is absent."""
+    if not records or _scored_or_reason(records, metric):
+        return None
+    labels = [r["label"] for r in records]
+    if len(set(labels)) < 2:
+        logger.warning(f"{metric} not computed: only {labels[0]} docs")
+        return None
+    # Log-odds are continuous even when a handful happen to be 0 or 1: not verdicts.
+    return pct(metrics.roc_auc(labels, [r["log_odds"] for r in records], positive=REAL, allow_binary=True))
+
+
+def per_video(records) -> list[dict]:
+    """One record per cluster (video): its label and the mean of its frames' log-odds (all frames must be scored)."""
+    labels, means = metrics.per_cluster_mean([r["label"] for r in records], [r["cluster"] or r["id"] for r in records],
+                                             [r["log_odds"] for r in records])
+    return [{"label": lab, "log_odds": m} for lab, m in zip(labels, means)]
+
+
+def pooled(records, group: str) -> list[dict]:
+    """All real records plus the fake records of one group (a manipulation, a generator family)."""
+    mask = metrics.pooled_mask([r["label"] for r in records], [r["category"] for r in records], group)
+    return [r for r, keep in zip(records, mask) if keep]
+
+
+def fake_groups(records, order=()) -> list[str]:
+    return metrics.fake_groups([r["label"] for r in records], [r["category"] for r in records], order)
+
+
+def mean_or_none(values) -> float | None:
+    """The mean, or None if any value is None (an average over groups is withheld if one group's value is)."""
+    values = list(values)
+    if not values or any(v is None for v in values):
+        return None
+    return sum(values) / len(values)
+
+
+def auc_avg(records, order=()) -> float | None:
+    """Mean over fake groups of the AUC of each group pooled with all reals (Table 5's "Average")."""
+    return mean_or_none(auc(pooled(records, g), f"auc of {g}") for g in fake_groups(records, order))
+
+
+def auc_video_avg(records, order=()) -> float | None:
+    """:func:`auc_avg` with each video scored by the mean log-odds of its frames."""
+    if _scored_or_reason(records, "auc_video_avg"):
+        return None
+    return mean_or_none(auc(per_video(pooled(records, g)), f"video auc of {g}") for g in fake_groups(records, order))
+
+
+def balanced_acc_avg(records) -> float | None:
+    """Corvi et al.'s AVR: mean over fake groups of the balanced accuracy, each group pooled with all reals."""
+    values = []
+    for g in fake_groups(records):
+        group = pooled(records, g)
+        values.append(pct(metrics.balanced_accuracy([r["label"] for r in group], [r["verdict"] for r in group])))
+    return mean_or_none(values)
+
+
+def agg_auc(records):
+    return auc(records)
+
+
+# ------------------------------------------------------------ per-group metrics
+
+_GROUP_METRIC = re.compile(r"^agg_(?P<metric>[a-z0-9_]+?)__(?P<group>.+)$")
+
+#: What a per-group aggregation computes on the docs of that group.
+_ON_GROUP = {
+    "acc": lambda rs: pct(metrics.detection_metrics([r["label"] for r in rs], [r["verdict"] for r in rs])["accuracy"]),
+    "loki_score": lambda rs: _loki(rs, "loki"),
+}
+#: What a per-group aggregation computes on the group's fakes pooled with all reals.
+_ON_POOLED = {
+    "auc": lambda rs, g: auc(rs, f"auc of {g}"),
+    "video_auc": lambda rs, g: None if _scored_or_reason(rs, f"video auc of {g}") else auc(per_video(rs), f"video auc of {g}"),
+    "balanced_acc": lambda rs, g: pct(metrics.balanced_accuracy([r["label"] for r in rs], [r["verdict"] for r in rs])),
+    "fake_acc": lambda rs, g: _class_acc(rs, FAKE),
+}
+
+
+def _class_acc(records, label: str) -> float | None:
+    """Accuracy on the docs of one class, x100; None without such docs."""
+    rs = [r for r in records if r["label"] == label]
+    return pct(sum(r["verdict"] == label for r in rs) / len(rs)) if rs else None
+
+
+def group_aggregation(metric: str, group: str):
+    """The aggregation of ``metric`` for one group: ``acc`` on the group's own docs; ``auc``, ``video_auc``,
+    ``balanced_acc``, ``fake_acc`` on the group's fakes pooled with all reals. None when the group is absent."""
+    if metric in _ON_GROUP:
+        def aggregate(records):
+            rs = [r for r in _detected(records) if r["category"] == group]
+            return _ON_GROUP[metric](rs) if rs else None
+    elif metric in _ON_POOLED:
+        def aggregate(records):
+            if group not in fake_groups(records):
+                return None
+            return _ON_POOLED[metric](pooled(records, group), group)
+    else:
+        raise AttributeError(f"no per-group metric {metric!r}; known: {sorted(_ON_GROUP) + sorted(_ON_POOLED)}")
+    aggregate.__name__ = f"agg_{metric}__{group}"
+    return aggregate
+
+
+def __getattr__(name: str):
+    """``agg_<metric>__<group>`` for any group: a YAML names ``!function fakevlm_tasks.hooks.agg_acc__animal``."""
+    match = _GROUP_METRIC.match(name)
+    if not match:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return group_aggregation(match["metric"], match["group"])
 
 
 # ------------------------------------------------------------- LOKI's own protocol
 
 
-def loki_yes_no(text: str) -> str:
-    """LOKI's reading of a judgment answer: 'yes'/'no' within the first 4 characters, else 'unknown'."""
-    head = (text or "").strip().lower()[:4]
-    if "yes" in head:
-        return "yes"
-    if "no" in head:
-        return "no"
-    return "unknown"
-
-
 def _yes_no_from_verdict(verdict: str, asks: str) -> str:
     if verdict not in (REAL, FAKE):
-        return "unknown"
-    return "yes" if verdict == asks else "no"
+        return metrics.OTHER
+    return metrics.YES if verdict == asks else metrics.NO
+
+
+def judgment_record(doc, results) -> dict:
+    """A LOKI yes/no question: LOKI's reading of the answer, and the robust parser's."""
+    text = _answer(results)
+    robust = parse_verdict_detail(text, mode="robust", question=doc["question"])
+    failure = sample.failure_of(results)
+    record = _base(doc)
+    record.update(
+        cluster=str(doc.get("cluster") or doc["image"]),  # the two questions about one image are not independent
+        answer=doc["answer"],
+        failed=failure is not None or is_failed_answer(text),
+        failure=failure.reason if failure is not None else None,
+        loki=metrics.loki_yes_no(text),
+        robust=_yes_no_from_verdict(robust.label, doc["asks"]),
+    )
+    return record
+
+
+LOKI_JUDGMENT_METRICS = ("acc", "loki_score", "loki_score_robust_parser", "unknown_rate", "failed_rate") + tuple(
+    f"loki_score_{c}" for c in ("animals", "doc", "medicine", "object", "person", "satellite", "sence"))
 
 
 def loki_judgment_process_results(doc, results):
-    text = _answer(results)
-    robust = parse_verdict_detail(text, mode="robust", question=doc["question"])
-    record = {
-        "id": doc["id"],
-        "label": doc["label"],
-        "category": doc["category"],
-        "answer": doc["answer"],
-        "failed": is_failed_answer(text),
-        "loki": loki_yes_no(text),
-        "robust": _yes_no_from_verdict(robust.label, doc["asks"]),
-    }
-    return {name: record for name in LOKI_JUDGMENT_METRICS}
+    record = judgment_record(doc, results)
+    return fan_out(record, record["loki"] == record["answer"], LOKI_JUDGMENT_METRICS)
 
 
-def _balanced(records, key):
-    """LOKI's score: (accuracy on real images + accuracy on fake images) / 2, over questions."""
-    accs = []
-    for label in (REAL, FAKE):
-        rs = [r for r in records if r["label"] == label]
-        if rs:
-            accs.append(sum(r[key] == r["answer"] for r in rs) / len(rs))
-    return sum(accs) / len(accs) if accs else None
+def _loki(records, key) -> float | None:
+    if not records:
+        return None
+    return pct(metrics.loki_score([r["label"] for r in records], [r[key] == r["answer"] for r in records],
+                                  [r["category"] for r in records]))
 
 
 def agg_loki_acc(records):
-    return _pct(sum(r["loki"] == r["answer"] for r in records) / len(records)) if records else None
+    return pct(sum(r["loki"] == r["answer"] for r in records) / len(records)) if records else None
 
 
 def agg_loki_score(records):
-    return _pct(_balanced(records, "loki"))
+    """LOKI's score (:func:`fakevlm_tasks.metrics.loki_score`) with LOKI's reading of the answers."""
+    return _loki(records, "loki")
 
 
 def agg_loki_score_robust(records):
-    return _pct(_balanced(records, "robust"))
+    """The same score with this project's robust parser reading the answers."""
+    return _loki(records, "robust")
 
 
 def agg_loki_unknown_rate(records):
-    return _pct(sum(r["loki"] == "unknown" for r in records) / len(records)) if records else None
-
-
-def agg_loki_per_category(records):
-    cats = sorted({r["category"] for r in records})
-    return {c: _pct(_balanced([r for r in records if r["category"] == c], "loki")) for c in cats}
-
-
-LOKI_JUDGMENT_METRICS = ("acc", "loki_score", "loki_score_robust_parser", "unknown_rate", "failed_rate", "per_category")
+    return pct(sum(r["loki"] == metrics.OTHER for r in records) / len(records)) if records else None

@@ -71,8 +71,8 @@ def detection_metrics(labels, verdicts, scores=None, *, positive: str = REAL) ->
         1 = real). ``f1_real``/``f1_fake`` fix it; ``f1_macro`` is their mean.
       - ``scores`` (optional) are continuous P(positive) per sample; they add ``auc``
         (see :func:`roc_auc`).
-      - A one-class subset: ``acc_<absent class>`` is nan; ``balanced_accuracy`` is the
-        mean accuracy over the classes present (so it equals ``accuracy``); an F1 whose
+      - A one-class subset: ``acc_<absent class>`` is nan; ``balanced_accuracy`` is nan
+        (:func:`balanced_accuracy`: it needs both classes); an F1 whose
         positive class is absent is 0.0 if that class was ever predicted (every such
         prediction is a false positive) and nan if never (0/0); ``f1_macro`` averages
         the F1s that are defined; ``auc`` is nan. The paper's per-subset F1 (Table 3) is
@@ -95,7 +95,6 @@ def detection_metrics(labels, verdicts, scores=None, *, positive: str = REAL) ->
 
     correct = v == y
     per_class = {c: _ratio(int((correct & (y == c)).sum()), int((y == c).sum())) for c in LABELS}
-    present = [acc for acc in per_class.values() if not math.isnan(acc)]
     f1 = {c: _f1_parts(y, v, c) for c in LABELS}
     defined_f1 = [parts[0] for parts in f1.values() if not math.isnan(parts[0])]
 
@@ -114,7 +113,7 @@ def detection_metrics(labels, verdicts, scores=None, *, positive: str = REAL) ->
         "f1_macro": sum(defined_f1) / len(defined_f1) if defined_f1 else math.nan,
         "acc_real": per_class[REAL],
         "acc_fake": per_class[FAKE],
-        "balanced_accuracy": sum(present) / len(present),
+        "balanced_accuracy": _mean_of_both(per_class),
         "unknown_rate": float((v == UNKNOWN).mean()),
     }
     if scores is not None:
@@ -211,6 +210,172 @@ def grouped_detection_metrics(labels, verdicts, groups, scores=None, **kw) -> di
         )
         for group, idx in sorted(members.items())
     }
+
+
+# --------------------------------------------------------------------------- groups and clusters
+
+
+def _mean_of_both(per_class: dict[str, float]) -> float:
+    return (per_class[REAL] + per_class[FAKE]) / 2 if not any(math.isnan(a) for a in per_class.values()) else math.nan
+
+
+def balanced_accuracy(labels, verdicts) -> float:
+    """(accuracy on real samples + accuracy on fake samples) / 2; an unknown verdict is wrong.
+
+    The one definition this project uses (DMimage's per-family score, Corvi et al.; the
+    ``balanced_accuracy`` of :func:`detection_metrics`). Undefined, nan, when either class
+    is absent: a one-class subset has no balanced accuracy. (LOKI's own score has its own
+    one-class rule, see :func:`loki_score`.)
+    """
+    labels, verdicts = _as_list(labels, "labels"), _as_list(verdicts, "verdicts")
+    _check_lengths(labels=labels, verdicts=verdicts)
+    y = _check_classes(labels, "labels", LABELS)
+    v = _check_classes(verdicts, "verdicts", (REAL, FAKE, UNKNOWN))
+    return _mean_of_both({c: _ratio(int(((v == y) & (y == c)).sum()), int((y == c).sum())) for c in LABELS})
+
+
+def pooled_mask(labels, groups, group) -> np.ndarray:
+    """Which samples form ``group`` pooled with every real sample: all reals plus the fakes of ``group``.
+
+    How FF++ (Table 5: each manipulation against all originals) and DMimage (Corvi et
+    al.: each generator family against all real images) score a group of fakes; the real
+    samples' own group is ignored.
+    """
+    y = np.asarray(_as_list(labels, "labels"), dtype=object)
+    g = np.asarray([str(x) for x in _as_list(groups, "groups")], dtype=object)
+    _check_lengths(labels=y, groups=g)
+    return (y == REAL) | ((y == FAKE) & (g == str(group)))
+
+
+def fake_groups(labels, groups, order=()) -> list[str]:
+    """The groups that have fake samples: those named in ``order`` first (in that order), then the rest sorted."""
+    present = {str(g) for lab, g in zip(labels, groups) if lab == FAKE}
+    return [g for g in order if g in present] + sorted(present - set(order))
+
+
+def per_cluster_mean(labels, clusters, scores) -> tuple[list[str], list[float]]:
+    """One (label, mean score) per cluster (the frames of one video, say), in first-seen order.
+
+    A cluster must have one label (ValueError otherwise). Every score must be a number:
+    the caller decides what to do about unscored samples before averaging.
+    """
+    labels, clusters, scores = _as_list(labels, "labels"), _as_list(clusters, "clusters"), _as_list(scores, "scores")
+    _check_lengths(labels=labels, clusters=clusters, scores=scores)
+    members: dict[object, list[int]] = {}
+    for i, c in enumerate(clusters):
+        members.setdefault(c, []).append(i)
+    out_labels, out_scores = [], []
+    for c, idx in members.items():
+        cluster_labels = {labels[i] for i in idx}
+        if len(cluster_labels) != 1:
+            raise ValueError(f"cluster {c!r} mixes labels {sorted(cluster_labels)}")
+        out_labels.append(labels[idx[0]])
+        out_scores.append(float(np.mean([float(scores[i]) for i in idx])))
+    return out_labels, out_scores
+
+
+# --------------------------------------------------------------------------- verdict scores
+
+#: Bound for infinite log-odds (a probability that underflowed to 0), so AUC stays computable.
+MAX_LOG_ODDS = 1e6
+
+
+def bounded(x: float) -> float:
+    return max(-MAX_LOG_ODDS, min(MAX_LOG_ODDS, x))
+
+
+def log_odds_from_loglikelihoods(real: float, fake: float) -> float | None:
+    """log P(real) - log P(fake) at the verdict position, from the two continuations' values.
+
+    Adapters follow one of two conventions and the sign tells which: lmms-eval's own
+    (``llava_hf``, ...) return the *mean loss* of the continuation (>= 0, lower is
+    likelier); others (``fakevlm``) its *summed log-likelihood* (<= 0, higher is likelier).
+    With summed log-likelihoods a shared prefix ("This is a") cancels and the difference
+    is the verdict token's log-odds; with mean losses it is that difference divided by the
+    continuation's token count, the same for every doc, so rankings and AUC are unchanged.
+    None when there is nothing to read: NaN, mixed signs, or both -inf (a sample the adapter
+    could not score).
+    """
+    if math.isnan(real) or math.isnan(fake):
+        return None
+    if real <= 0 and fake <= 0:
+        if real == fake == float("-inf"):
+            return None
+        return bounded(real - fake)
+    if real >= 0 and fake >= 0:
+        if real == fake == float("inf"):
+            return None
+        return bounded(fake - real)
+    return None
+
+
+def p_real_from_log_odds(log_odds: float | None) -> float | None:
+    """P(real) / (P(real) + P(fake)) from log-odds, without overflow; None stays None."""
+    if log_odds is None:
+        return None
+    if log_odds >= 0:
+        return 1.0 / (1.0 + math.exp(-log_odds))
+    return math.exp(log_odds) / (1.0 + math.exp(log_odds))
+
+
+def verdict_from_log_odds(log_odds: float | None) -> str:
+    """The likelier verdict; unknown when unscored or exactly even."""
+    if log_odds is None or log_odds == 0:
+        return UNKNOWN
+    return REAL if log_odds > 0 else FAKE
+
+
+# --------------------------------------------------------------------------- LOKI's own protocol
+
+YES, NO, OTHER = "yes", "no", "other"
+
+
+def loki_yes_no(text: str | None) -> str:
+    """LOKI's reading of a judgment answer: ``yes``, ``no`` or ``other`` (scored wrong).
+
+    Lower-cased, stripped, every "." removed; exactly "yes"/"no" is itself; a single
+    character answer is yes for "y", no for "n", other for anything else; otherwise "yes"
+    within the first four characters (tested first), then "no", else other.
+    """
+    answer = (text or "").lower().strip().replace(".", "")
+    if answer in (YES, NO):
+        return answer
+    if len(answer) == 1:
+        return {"y": YES, "n": NO}.get(answer, OTHER)
+    head = answer[:4]
+    if YES in head:
+        return YES
+    if NO in head:
+        return NO
+    return OTHER
+
+
+def loki_score(labels, correct, categories) -> float:
+    """LOKI's judgment score: per category the mean of its real and fake accuracies, weighted by fake questions.
+
+    For each category c: ``fake_acc_c`` over the questions on fake images and
+    ``real_acc_c`` over those on real images; ``bal_c = (fake_acc_c + real_acc_c) / 2``, or
+    ``fake_acc_c`` alone when c has no question on a real image. The total is
+    ``sum_c n_fake_c * bal_c / sum_c n_fake_c``: a category with no fake question does not
+    count. nan when no question is on a fake image. ``correct`` holds one bool per question.
+    """
+    labels, correct, categories = (_as_list(x, n) for x, n in ((labels, "labels"), (correct, "correct"), (categories, "categories")))
+    _check_lengths(labels=labels, correct=correct, categories=categories)
+    y = _check_classes(labels, "labels", LABELS)
+    ok = np.asarray([bool(c) for c in correct])
+    cats = np.asarray([str(c) for c in categories], dtype=object)
+    weighted, weight = 0.0, 0
+    for c in sorted(set(cats)):
+        fake = (cats == c) & (y == FAKE)
+        real = (cats == c) & (y == REAL)
+        n_fake = int(fake.sum())
+        if n_fake == 0:
+            continue
+        fake_acc = float(ok[fake].mean())
+        bal = (fake_acc + float(ok[real].mean())) / 2 if real.any() else fake_acc
+        weighted += n_fake * bal
+        weight += n_fake
+    return weighted / weight if weight else math.nan
 
 
 # --------------------------------------------------------------------------- explanations

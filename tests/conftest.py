@@ -34,7 +34,7 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 @pytest.fixture(scope="session")
 def tiny_llava(tmp_path_factory) -> Path:
     """A tiny random-weight LLaVA checkpoint with its processor (never modify it in a test)."""
-    from fakevlm_model.tiny import build_tiny_llava
+    from fakevlm_toys.tiny_llava import build_tiny_llava
 
     return build_tiny_llava(tmp_path_factory.mktemp("tiny_llava") / "model")
 
@@ -42,7 +42,7 @@ def tiny_llava(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def fake_answering_llava(tmp_path_factory) -> Path:
     """A tiny LLaVA fine-tuned to answer "This is a fake image." to the FakeClue and LOKI questions."""
-    from fakevlm_model.tiny import build_tiny_llava, rig_answer
+    from fakevlm_toys.tiny_llava import build_tiny_llava, rig_answer
 
     path = build_tiny_llava(tmp_path_factory.mktemp("fake_llava") / "model", seed=1)
     return rig_answer(path, "This is a fake image.", prompts=RIGGED_PROMPTS)
@@ -71,3 +71,14 @@ def data_root(tmp_path, monkeypatch) -> Path:
     root = tmp_path / "prepared"
     monkeypatch.setenv("FAKEVLM_DATA_DIR", str(root))
     return root
+
+
+@pytest.fixture
+def caplog_loguru():
+    """The messages loguru logs (WARNING and up) during the test, as strings."""
+    from loguru import logger
+
+    messages: list[str] = []
+    sink = logger.add(lambda m: messages.append(str(m)), level="WARNING")
+    yield messages
+    logger.remove(sink)

@@ -7,8 +7,9 @@ import math
 import pytest
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
+from fakevlm_tasks import hooks, metrics
 from fakevlm_tasks import hooks_paper as hp
-from fakevlm_tasks import scores
+from fakevlm_tasks.sample import Answer, VerdictScore
 
 
 def ffpp_doc(i, category, video=None):
@@ -28,34 +29,35 @@ def record(doc, results):
 # ------------------------------------------------------------------- verdict log-odds
 
 
+def log_odds(results):
+    return hooks.loglikelihood_record({"id": "x", "label": "real"}, results)["log_odds"]
+
+
 def test_summed_loglikelihoods_give_the_log_odds_of_real_over_fake():
-    assert hp.log_odds_from_loglikelihoods([(math.log(0.8), True), (math.log(0.2), False)]) == pytest.approx(math.log(4))
+    assert log_odds([(math.log(0.8), True), (math.log(0.2), False)]) == pytest.approx(math.log(4))
 
 
 def test_mean_losses_as_lmms_evals_own_adapters_return_them_are_read_with_the_opposite_sign():
     # llava_hf: mean loss over the continuation; lower is likelier.
-    assert hp.log_odds_from_loglikelihoods([(0.1, True), (0.9, False)]) == pytest.approx(0.8)
-    assert hp.log_odds_from_loglikelihoods([(0.9, False), (0.1, True)]) == pytest.approx(-0.8)
+    assert log_odds([(0.1, True), (0.9, False)]) == pytest.approx(0.8)
+    assert log_odds([(0.9, False), (0.1, True)]) == pytest.approx(-0.8)
 
 
 def test_results_as_lmms_eval_0_7_passes_them_as_text_are_read():
-    assert hp.log_odds_from_loglikelihoods(["(-28.5, False)", "(-16.5, True)"]) == pytest.approx(-12.0)
-    assert hp.log_odds_from_loglikelihoods(["(-1.0, False)", "(-inf, False)"]) == hp._MAX_LOG_ODDS
+    assert log_odds(["(-28.5, False)", "(-16.5, True)"]) == pytest.approx(-12.0)
+    assert log_odds(["(-1.0, False)", "(-inf, False)"]) == metrics.MAX_LOG_ODDS
 
 
 @pytest.mark.parametrize("results", [[(float("-inf"), False)] * 2, [(-1.0, False), (2.0, False)], [(float("nan"), False), (-1.0, False)], []])
-def test_failed_or_inconsistent_loglikelihoods_are_unscored(results):
-    assert hp.log_odds_from_loglikelihoods(results) is None
-
-
-def test_a_probability_that_underflowed_gives_a_bounded_score():
-    assert hp.log_odds_from_loglikelihoods([(-1.0, False), (float("-inf"), False)]) == hp._MAX_LOG_ODDS
+def test_failed_or_inconsistent_loglikelihoods_are_unscored_and_counted_as_failed(results):
+    rec = hooks.loglikelihood_record({"id": "x", "label": "real"}, results)
+    assert rec["log_odds"] is None and rec["failed"] and rec["verdict"] == "unknown"
 
 
 def test_p_real_is_the_normalised_probability_and_stays_exact_for_confident_scores():
-    assert hp.p_real(math.log(4)) == pytest.approx(0.8)
-    assert hp.p_real(-800.0) == pytest.approx(0.0) and hp.p_real(-800.0) >= 0.0
-    assert hp.p_real(None) is None
+    assert metrics.p_real_from_log_odds(math.log(4)) == pytest.approx(0.8)
+    assert metrics.p_real_from_log_odds(-800.0) == pytest.approx(0.0) and metrics.p_real_from_log_odds(-800.0) >= 0.0
+    assert metrics.p_real_from_log_odds(None) is None
 
 
 def test_ffpp_record_carries_the_verdict_the_likelier_continuation_states():
@@ -84,10 +86,10 @@ def sklearn_auc(real, fake):
 
 def test_each_manipulation_auc_pools_its_fakes_with_all_reals_as_sklearn_does():
     recs = ffpp_records()
-    assert hp.agg_auc_deepfakes(recs) == pytest.approx(sklearn_auc(REAL_P, FAKE_P["Deepfakes"]))
-    assert hp.agg_auc_face2face(recs) == pytest.approx(sklearn_auc(REAL_P, FAKE_P["Face2Face"]))
-    assert hp.agg_auc_faceswap(recs) == pytest.approx(sklearn_auc(REAL_P, FAKE_P["FaceSwap"]))
-    assert hp.agg_auc_neuraltextures(recs) == pytest.approx(sklearn_auc(REAL_P, FAKE_P["NeuralTextures"]))
+    assert hooks.agg_auc__Deepfakes(recs) == pytest.approx(sklearn_auc(REAL_P, FAKE_P["Deepfakes"]))
+    assert hooks.agg_auc__Face2Face(recs) == pytest.approx(sklearn_auc(REAL_P, FAKE_P["Face2Face"]))
+    assert hooks.agg_auc__FaceSwap(recs) == pytest.approx(sklearn_auc(REAL_P, FAKE_P["FaceSwap"]))
+    assert hooks.agg_auc__NeuralTextures(recs) == pytest.approx(sklearn_auc(REAL_P, FAKE_P["NeuralTextures"]))
 
 
 def test_the_average_is_the_mean_of_the_four_manipulation_aucs():
@@ -97,8 +99,7 @@ def test_the_average_is_the_mean_of_the_four_manipulation_aucs():
 
 def test_a_manipulation_absent_from_the_data_has_no_auc_and_is_left_out_of_the_average():
     recs = [r for r in ffpp_records() if r["category"] != "FaceSwap"]
-    assert hp.agg_auc_faceswap(recs) is None
-    assert set(hp.agg_per_manipulation(recs)) == {"Deepfakes", "Face2Face", "NeuralTextures"}
+    assert hooks.agg_auc__FaceSwap(recs) is None
     expected = sum(sklearn_auc(REAL_P, FAKE_P[m]) for m in ("Deepfakes", "Face2Face", "NeuralTextures")) / 3
     assert hp.agg_auc_avg(recs) == pytest.approx(expected)
 
@@ -112,42 +113,28 @@ def test_video_level_auc_scores_each_video_by_its_frames_mean_log_odds():
     assert hp.agg_auc_video_avg(recs) == pytest.approx(sklearn_auc(real, fake))
 
 
-def test_unscored_frames_count_as_no_preference_and_their_rate_is_reported():
+def test_one_unscored_frame_withholds_every_auc_it_would_enter_and_says_why(caplog_loguru):
     recs = ffpp_records()
     recs[0] = record(ffpp_doc(0, "original"), [(float("-inf"), False)] * 2)
-    assert hp.agg_unscored_rate(recs) == pytest.approx(100 / len(recs))
-    expected = sklearn_auc([0.5] + REAL_P[1:], FAKE_P["Deepfakes"])  # log-odds 0 == P(real) 0.5
-    assert hp.agg_auc_deepfakes(recs) == pytest.approx(expected)
+    assert hooks.agg_score_coverage(recs) == pytest.approx(100 * (len(recs) - 1) / len(recs))
+    assert hooks.agg_auc__Deepfakes(recs) is None and hp.agg_auc_avg(recs) is None
+    assert any("1 of" in m and "no verdict score" in m for m in caplog_loguru)
 
 
-def test_per_manipulation_acc_and_f1_pool_the_manipulation_with_all_reals():
-    out = hp.agg_per_manipulation(ffpp_records())["Deepfakes"]
-    # reals 0.9 0.6 0.4 0.8 -> real real fake real; Deepfakes 0.1 0.7 0.3 -> fake real fake
-    assert out["acc"] == pytest.approx(100 * 5 / 7)
-    assert out["f1"] == pytest.approx(100 * 2 * 3 / (2 * 3 + 1 + 1))
-    assert out["n_fake"] == 3
-
-
-# ------------------------------------------------------------ scores from generation
-
-
-def test_generation_tasks_read_the_verdict_score_the_adapter_published():
+def test_generation_tasks_read_the_verdict_score_carried_by_the_answer():
     doc = ffpp_doc(0, "Deepfakes")
-    scores.publish_score("ffpp_gen", doc["id"], scores.VerdictScore(p_real=0.02, p_fake=0.18, step=3))
-    try:
-        rec = hp.ffpp_gen_process_results(doc, ["This is a fake image."])["auc_avg"]
-    finally:
-        scores.clear("ffpp_gen")
+    answer = Answer("This is a fake image.", verdict=VerdictScore(p_real=0.02, p_fake=0.18, step=3))
+    rec = hp.ffpp_gen_process_results(doc, [answer])["auc_avg"]
     assert rec["verdict"] == "fake"
     assert rec["log_odds"] == pytest.approx(math.log(0.02 / 0.18))
     assert rec["p_real"] == pytest.approx(0.1)
 
 
-def test_without_published_scores_generation_tasks_report_no_auc():
+def test_a_plain_text_answer_has_no_score_and_no_auc_and_coverage_says_so():
     recs = [hp.ffpp_gen_process_results(ffpp_doc(i, c), ["This is a fake image."])["auc_avg"] for i, c in enumerate(["original", "Deepfakes"])]
-    assert hp.agg_auc_avg(recs) is None
-    assert hp.agg_per_manipulation(recs)["Deepfakes"]["auc"] is None
-    assert hp.agg_per_manipulation(recs)["Deepfakes"]["acc"] == pytest.approx(50.0)
+    assert hp.agg_auc_avg(recs) is None and hooks.agg_auc__Deepfakes(recs) is None
+    assert hooks.agg_score_coverage(recs) == 0.0
+    assert hooks.agg_acc(recs) == pytest.approx(50.0)
 
 
 # ---------------------------------------------------------------------- DMimage
@@ -182,12 +169,12 @@ def test_an_unknown_answer_is_wrong_in_the_one_class_scores():
 def test_corvi_balanced_accuracy_pools_each_family_with_all_reals_and_averages_families():
     spec = {("real", "real"): ["real", "real", "fake", "real"], ("ADM", "fake"): ["fake", "real"], ("GLIDE", "fake"): ["fake", "fake", "fake"]}
     recs = dm_records(spec)
-    per = hp.agg_per_family(recs)
+    per = {f: hooks.group_aggregation("balanced_acc", f)(recs) for f in ("ADM", "GLIDE")}
     reals = spec[("real", "real")]
     for family in ("ADM", "GLIDE"):
         fakes = spec[(family, "fake")]
         expected = 100 * balanced_accuracy_score([1] * len(reals) + [0] * len(fakes), [v == "real" for v in reals + fakes])
-        assert per[family]["bacc"] == pytest.approx(expected)
-    assert hp.agg_bacc_avg(recs) == pytest.approx((per["ADM"]["bacc"] + per["GLIDE"]["bacc"]) / 2)
-    assert per["GLIDE"]["fake_acc"] == pytest.approx(100.0) and per["GLIDE"]["n_fake"] == 3
+        assert per[family] == pytest.approx(expected)
+    assert hp.agg_balanced_acc_avg(recs) == pytest.approx((per["ADM"] + per["GLIDE"]) / 2)
+    assert hooks.group_aggregation("fake_acc", "GLIDE")(recs) == pytest.approx(100.0)
     assert hp.agg_auc_family_avg(recs) is None  # no verdict scores were published

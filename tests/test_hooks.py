@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fakevlm_tasks import hooks
+from fakevlm_tasks import hooks, metrics
 
 
 def doc(i, label, reference=None, **extra):
@@ -12,7 +12,7 @@ def doc(i, label, reference=None, **extra):
 
 
 def records(answers_and_docs):
-    return [hooks.detection_process_results(d, [a]) for a, d in answers_and_docs]
+    return [hooks.fakeclue_process_results(d, [a]) for a, d in answers_and_docs]
 
 
 def aggregate(per_doc, metric):
@@ -20,7 +20,7 @@ def aggregate(per_doc, metric):
 
 
 def test_text_reaches_only_the_explanation_metrics():
-    out = hooks.detection_process_results(doc(0, "fake", "This is a fake image. Seams."), ["This is a fake image. Blur."])
+    out = hooks.fakeclue_process_results(doc(0, "fake", "This is a fake image. Seams."), ["This is a fake image. Blur."])
     assert out["rouge_l"]["prediction"] == "This is a fake image. Blur." and out["css"]["reference"] == "This is a fake image. Seams."
     assert all("prediction" not in out[m] for m in hooks.DETECTION_METRICS if m not in hooks.EXPLANATION_METRICS)
     assert out["acc"]["verdict"] == "fake"
@@ -66,9 +66,12 @@ def test_css_reports_na_and_logs_when_its_model_cannot_load(monkeypatch):
     assert any("FAKEVLM_CSS_MODEL" in str(m) for m in messages)
 
 
-@pytest.mark.parametrize("text, expected", [("Yes, it is.", "yes"), ("no", "no"), ("  NO.", "no"), ("This is a fake image.", "unknown"), ("", "unknown")])
-def test_loki_reads_yes_or_no_in_the_first_four_characters(text, expected):
-    assert hooks.loki_yes_no(text) == expected
+@pytest.mark.parametrize("text, expected", [
+    ("Yes, it is.", "yes"), ("no", "no"), ("  NO.", "no"), ("This is a fake image.", "other"), ("", "other"),
+    ("Y", "yes"), ("n.", "no"), ("x", "other"), ("N.o.", "no"), ("y.e.s.", "yes"), ("nope", "no"), ("Yes and no", "yes"),
+])
+def test_loki_reads_answers_as_lokis_own_scoring_does(text, expected):
+    assert metrics.loki_yes_no(text) == expected
 
 
 def test_doc_to_visual_names_the_doc_and_file_of_a_missing_image(tmp_path):
