@@ -1,6 +1,6 @@
 """Throughput of the ``fakevlm`` adapter against lmms-eval's ``llava_hf`` and the official script's loop.
 
-Same tiny random LLaVA (fakevlm_model.tiny), same 64 images and prompts, greedy decoding,
+Same tiny random LLaVA (fakevlm_toys.tiny_llava), same 64 images and prompts, greedy decoding,
 the same number of new tokens everywhere; one run, printed side by side:
 
   (a) ``fakevlm`` at batch 1 and 8 (default ``raw`` format), and at batch 8 in ``train``
@@ -33,11 +33,6 @@ QUESTIONS = [
     "Does the image look real or fake? Answer with yes or no.",
     "Is this image taken from the real world?",
 ]
-# Renders llava_hf's user message ("<image>\n" + question) as FakeVLM's training prompt.
-LLAVA_HF_TRAIN_TEMPLATE = (
-    "{% for message in messages %}{% if message['role'] == 'user' %}USER: {{ message['content'] }} {% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
-)
 TASK = "bench"
 
 
@@ -79,7 +74,10 @@ def fakevlm_runner(model_dir: Path, docs, max_new_tokens: int, batch_size: int, 
 def llava_hf_runner(model_dir: Path, docs, max_new_tokens: int):
     from lmms_eval.models.simple.llava_hf import LlavaHf
 
-    model = LlavaHf(pretrained=str(model_dir), device="cpu", device_map="cpu", batch_size=1, chat_template=LLAVA_HF_TRAIN_TEMPLATE)
+    from fakevlm_model.prompts import TRAIN_CHAT_TEMPLATE
+
+    # llava_hf's user message ("<image>\n" + question) rendered as FakeVLM's training prompt.
+    model = LlavaHf(pretrained=str(model_dir), device="cpu", device_map="cpu", batch_size=1, chat_template=TRAIN_CHAT_TEMPLATE)
     model.task_dict = {TASK: {"test": docs}}
     return lambda indices: model.generate_until(requests(docs, indices, max_new_tokens))
 
@@ -126,7 +124,7 @@ def main(argv=None) -> None:
     import torch
     from loguru import logger
 
-    from fakevlm_model.tiny import build_tiny_llava
+    from fakevlm_toys.tiny_llava import build_tiny_llava
 
     torch.set_num_threads(args.threads)
     logger.remove()  # the adapters' info lines would interleave with the table

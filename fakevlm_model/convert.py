@@ -170,7 +170,7 @@ def convert(source: str | Path, output: str | Path, *, vision_tower: str | None 
     from safetensors.torch import save_file
     from transformers import CLIPVisionConfig, GenerationConfig, LlavaProcessor
 
-    from fakevlm_model.tiny import TRAIN_CHAT_TEMPLATE
+    from fakevlm_model.prompts import TRAIN_CHAT_TEMPLATE
 
     source, output = _local_folder(str(source)), Path(output)
     config_file = source / "config.json"

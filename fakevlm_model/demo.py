@@ -84,7 +84,7 @@ def write_sample(root: Path) -> tuple[Path, Path]:
 
 def run_demo(workdir: Path, *, batch_size: int = 4) -> Path:
     """Run the demo in ``workdir``; return the lmms-eval output folder."""
-    from fakevlm_model.tiny import build_tiny_llava
+    from fakevlm_toys.tiny_llava import build_tiny_llava
     from fakevlm_tasks.data import cli as data_cli
 
     workdir.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fakevlm_model.prompts import TRAIN_CHAT_TEMPLATE
+
 # Words the byte-level BPE tokenizer is trained on, so that the prompts and typical
 # answers tokenise into a few dozen tokens rather than one token per byte.
 _CORPUS = [
@@ -23,17 +25,6 @@ _CORPUS = [
 ]
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>", "<image>"]
-
-# The training template of FakeVLM (PROTOCOL.md), as a chat template: no system prompt.
-TRAIN_CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{% if message['role'] == 'user' %}USER: "
-    "{% for c in message['content'] %}{% if c['type'] == 'image' %}<image>\n{% else %}{{ c['text'] }}{% endif %}{% endfor %} "
-    "{% else %}ASSISTANT: {% for c in message['content'] %}{{ c['text'] }}{% endfor %} </s>{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
-)
-
 
 def train_byte_bpe(corpus, special_tokens, vocab_size: int, unk_token: str | None = None):
     """A byte-level BPE ``tokenizers.Tokenizer`` trained on ``corpus`` (a few sentences suffice)."""

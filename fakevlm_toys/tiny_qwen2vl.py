@@ -50,7 +50,7 @@ CHAT_TEMPLATE = (
 def _tokenizer(vocab_size: int):
     from transformers import PreTrainedTokenizerFast
 
-    from fakevlm_model.tiny import train_byte_bpe
+    from fakevlm_toys.tiny_llava import train_byte_bpe
 
     tok = train_byte_bpe(_CORPUS, SPECIAL_TOKENS, vocab_size)
     tokenizer = PreTrainedTokenizerFast(

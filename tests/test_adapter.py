@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -12,10 +13,11 @@ from PIL import Image
 from fakevlm_model import loading
 from fakevlm_model.batching import plan_batches
 from fakevlm_model.fakevlm import FakeVLM
-from fakevlm_model.prompts import ANSWER_PREFIX_MARKER, render_prompt
+from fakevlm_model.prompts import ANSWER_PREFIX_MARKER, TRAIN_CHAT_TEMPLATE, render_prompt
 from fakevlm_model.verdict import verdict_token_ids
 from fakevlm_tasks import scores
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "Does the image looks real/fake?"
 QUESTIONS = [
     QUESTION,
@@ -149,6 +151,24 @@ def test_prompt_formats_render_the_documented_strings(tiny_llava):
     assert render_prompt(QUESTION, 1, "train").text == "USER: <image>\nDoes the image looks real/fake? ASSISTANT:"
     # the tiny checkpoint's own chat template is the training template
     assert render_prompt(QUESTION, 1, "chat", processor).text == "USER: <image>\nDoes the image looks real/fake? ASSISTANT:"
+
+
+def test_the_train_format_the_converters_chat_template_and_the_recipe_render_one_prompt(tiny_llava):
+    from fakevlm_training.config import load_config
+    from fakevlm_training.data import prompt_template
+
+    expected = "USER: <image>\nDoes the image looks real/fake? ASSISTANT:"
+    recipe = load_config(REPO_ROOT / "training" / "configs" / "fakevlm_7b.yaml", require_data=False).data.template
+    assert prompt_template(recipe, image_token="<image>").format(question=QUESTION) == expected
+    assert render_prompt(QUESTION, 1, "train").text == expected
+    # TRAIN_CHAT_TEMPLATE, which fakevlm-convert writes (and the tiny checkpoint carries), with
+    # list content (this adapter's chat format) and string content (lmms-eval's llava_hf).
+    processor = loading.load_processor(str(tiny_llava))
+    parts = [{"type": "image"}, {"type": "text", "text": QUESTION}]
+    assert processor.chat_template == TRAIN_CHAT_TEMPLATE
+    assert processor.apply_chat_template([{"role": "user", "content": parts}], add_generation_prompt=True, tokenize=False) == expected
+    as_string = [{"role": "user", "content": "<image>\n" + QUESTION}]
+    assert processor.tokenizer.apply_chat_template(as_string, chat_template=TRAIN_CHAT_TEMPLATE, add_generation_prompt=True, tokenize=False) == expected
 
 
 def test_an_answer_prefix_goes_where_the_answer_starts():
@@ -380,7 +400,7 @@ def test_unknown_or_invalid_model_args_are_rejected_before_loading():
 
 
 def test_a_checkpoint_without_processor_falls_back_to_the_official_one_with_a_warning(tiny_llava, tmp_path, monkeypatch, logged):
-    from fakevlm_model.tiny import build_tiny_llava
+    from fakevlm_toys.tiny_llava import build_tiny_llava
 
     bare = build_tiny_llava(tmp_path / "bare", with_processor=False)
     monkeypatch.setattr(loading, "FALLBACK_PROCESSOR", str(tiny_llava))  # stands in for llava-hf/llava-1.5-7b-hf

@@ -133,7 +133,7 @@ def _answer(sample: dict) -> str:
 @pytest.fixture(scope="module")
 def qwen_run(tmp_path_factory, data_root):
     """A tiny Qwen2-VL rigged to answer "real", evaluated on fakeclue by lmms-eval's ``qwen2_vl``."""
-    from fakevlm_model.tiny_qwen2vl import build_tiny_qwen2vl, rig_answer
+    from fakevlm_toys.tiny_qwen2vl import build_tiny_qwen2vl, rig_answer
 
     tmp = tmp_path_factory.mktemp("qwen")
     model = build_tiny_qwen2vl(tmp / "model")

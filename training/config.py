@@ -12,6 +12,9 @@ from typing import Any
 
 import yaml
 
+# The training format is defined once, beside the adapter's prompt_format=train that must match it.
+from fakevlm_model.prompts import ConversationTemplate as TemplateConfig
+
 SECTIONS = ("model", "method", "data", "training", "resume")
 METHOD_KINDS = ("generative", "class_head", "linear_probe")
 ANSWER_MODES = ("explanation", "verdict")
@@ -55,14 +58,6 @@ class MethodConfig:
     answer: str = "explanation"
     feature: str = "llm_last_token"
     lora: LoraConfig | None = None
-
-
-@dataclass
-class TemplateConfig:
-    system: str = "{system} "
-    user: str = "USER: {text} "
-    assistant: str = "ASSISTANT: {text} {eos}"
-    image: str = "<image>\n"
 
 
 @dataclass

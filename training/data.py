@@ -3,8 +3,9 @@
 A record (PROTOCOL.md) is ``{"image": relative path, "label": 1 real / 0 fake, "conversations":
 [{"from": "human", "value": "<image>Does the image looks real/fake?"}, {"from": "gpt", "value": answer}],
 "system_prompt": optional}``. It is rendered with the training template, by default
-``<s>USER: <image>\\n{question} ASSISTANT: {answer} </s>``: the image goes to the front of the
-first human turn (as LLaVA-1.5 did), and only the answer through the final EOS carries loss.
+``fakevlm_model.prompts.TRAIN_TEMPLATE`` (``<s>USER: <image>\\n{question} ASSISTANT: {answer} </s>``):
+the image goes to the front of the first human turn (as LLaVA-1.5 did), and only the answer
+through the final EOS carries loss.
 """
 
 from __future__ import annotations
@@ -121,9 +122,7 @@ def render(record: dict, template: TemplateConfig, *, image_token: str, eos: str
 def prompt_template(template: TemplateConfig, *, image_token: str, system: str | None = None) -> str:
     """The first question as a generation prompt, "USER: <image>\\n{question} ASSISTANT:" by default,
     with ``{question}`` left to fill: what the head variants read, and what their checkpoints record."""
-    head = template.system.replace("{system}", system) if system else ""
-    question = template.image.replace("{image}", image_token) + "{question}"
-    return head + template.user.replace("{text}", question) + template.assistant.partition("{text}")[0].rstrip()
+    return template.generation_prompt("{question}", image_token, system)
 
 
 def render_prompt(record: dict, template: TemplateConfig, *, image_token: str) -> str:

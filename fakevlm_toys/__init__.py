@@ -1,0 +1,1 @@
+"""Test doubles: tiny random-weight checkpoints built locally, for the tests, the demo and the benchmarks (never the adapter)."""
