@@ -28,4 +28,5 @@ def manifests():
         install_cache_persistence()
     except Exception as exc:  # the tasks then report missing verdict scores under --use_cache
         logger.warning(f"fakevlm-eval: verdict scores will not survive lmms-eval's --use_cache ({exc})")
-    return [ModelManifest(model_id="fakevlm", simple_class_path="fakevlm_model.fakevlm.FakeVLM")]
+    return [ModelManifest(model_id="fakevlm", simple_class_path="fakevlm_model.fakevlm.FakeVLM"),
+            ModelManifest(model_id="detector", simple_class_path="fakevlm_model.detector.Detector")]
