@@ -1,0 +1,352 @@
+"""The optional LLM judge, against an OpenAI-compatible server the tests start on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from fakevlm_tasks import judge
+from fakevlm_tasks.judge import (
+    PROMPT_VERSION,
+    JudgeConfig,
+    JudgeNotConfigured,
+    JudgeVerdict,
+    build_messages,
+    judge_verdicts,
+    parse_reply,
+)
+from fakevlm_tasks.parsing import FAKE, REAL, UNKNOWN
+
+QUESTION = "<image>Does the image looks real/fake?"
+HANG_S = 3.0  # how long a "hang" withholds its reply; far past the client's timeout
+TIMEOUT_S = 0.5
+
+
+class JudgeServer(ThreadingHTTPServer):
+    """``/v1/chat/completions`` scripted per answer.
+
+    ``plan[answer]`` lists what the 1st, 2nd, ... request about that answer gets (the last
+    entry repeats): a reply text, an HTTP status (int), ``"hang"`` (nothing until
+    ``HANG_S`` has passed), ``"not-json"`` or ``"no-choices"`` (a 200 that is not a chat
+    completion). It serves at most ``max_requests`` requests, then shuts itself down.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, plan: dict, max_requests: int = 40):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.plan, self.max_requests = plan, max_requests
+        self.calls: Counter = Counter()
+        self.bodies: list[dict] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    @property
+    def requests(self) -> int:
+        return len(self.bodies)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        server: JudgeServer = self.server
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        prompt = body["messages"][-1]["content"]
+        answer = next(a for a in server.plan if f"<<<\n{a}\n>>>" in prompt)
+        with server.lock:
+            attempt = server.calls[answer]
+            server.calls[answer] += 1
+            server.bodies.append(body)
+            if len(server.bodies) >= server.max_requests:
+                threading.Thread(target=server.shutdown, daemon=True).start()
+        steps = server.plan[answer]
+        action = steps[min(attempt, len(steps) - 1)]
+        if action == "hang":
+            server.stopping.wait(HANG_S)
+        elif isinstance(action, int):
+            self._send(action, b'{"error": {"message": "scripted failure", "type": "server_error"}}')
+        elif action == "not-json":
+            self._send(200, b"<html>gateway says hello</html>", "text/html")
+        elif action == "no-choices":
+            self._send(200, b'{"id": "x", "object": "chat.completion", "choices": null}')
+        else:
+            self._send(200, json.dumps({
+                "id": f"chatcmpl-{attempt}", "object": "chat.completion", "created": 0, "model": body["model"],
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": action}}],
+            }).encode())
+
+    def _send(self, status: int, data: bytes, content_type: str = "application/json"):
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up first
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def serve():
+    """Start a JudgeServer for a plan; every server started is stopped after the test."""
+    servers = []
+
+    def start(plan: dict, max_requests: int = 40) -> JudgeServer:
+        server = JudgeServer(plan, max_requests)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stopping.set()
+        server.shutdown()
+        server.server_close()
+
+
+def config_for(server: JudgeServer, tmp_path, **overrides) -> JudgeConfig:
+    settings = dict(model="judge-test", base_url=server.base_url, api_key_env="FAKEVLM_TEST_NO_SUCH_KEY",
+                    timeout=TIMEOUT_S, retries=2, retry_delay=0, cache_path=tmp_path / "judge.sqlite")
+    return JudgeConfig(**{**settings, **overrides})
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def test_the_judges_one_word_replies_become_verdicts(serve, tmp_path):
+    plan = {"Looks plausible to me.": ["real"], "Hmm, the hands.": ["Fake."], "No idea.": ["**unknown**"]}
+    server = serve(plan)
+    verdicts = judge_verdicts([(a, QUESTION) for a in plan], config_for(server, tmp_path))
+    assert [v.label for v in verdicts] == [REAL, FAKE, UNKNOWN]
+    assert all(v.failure is None and not v.from_cache for v in verdicts)
+    assert server.requests == 3
+
+
+def test_the_request_carries_the_model_the_answer_and_the_question(serve, tmp_path):
+    server = serve({"Hmm, the hands.": ["fake"]})
+    judge_verdicts([("Hmm, the hands.", QUESTION)], config_for(server, tmp_path, model="qwen-judge"))
+    (body,) = server.bodies
+    assert body["model"] == "qwen-judge"
+    assert body["temperature"] == 0
+    assert body["messages"] == build_messages("Hmm, the hands.", QUESTION)
+    assert "Does the image looks real/fake?" in body["messages"][-1]["content"]
+
+
+def test_results_keep_the_order_of_the_items_and_each_prompt_is_sent_once(serve, tmp_path):
+    plan = {"first": ["real"], "second": ["fake"]}
+    server = serve(plan)
+    items = [("second", QUESTION), ("first", QUESTION), ("second", QUESTION)]
+    verdicts = judge_verdicts(items, config_for(server, tmp_path, concurrency=3))
+    assert [v.label for v in verdicts] == [FAKE, REAL, FAKE]
+    assert server.calls == Counter({"first": 1, "second": 1})
+
+
+def test_an_empty_answer_is_not_sent(serve, tmp_path):
+    server = serve({"x": ["real"]})
+    verdicts = judge_verdicts([("", QUESTION), (None, QUESTION), ("  ", None)], config_for(server, tmp_path))
+    assert verdicts == [JudgeVerdict(UNKNOWN, failure="empty answer")] * 3
+    assert server.requests == 0
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+def test_a_second_run_answers_from_the_cache_with_no_request(serve, tmp_path):
+    plan = {"Looks plausible to me.": ["real"], "Hmm, the hands.": ["fake"], "Rambling.": ["I would say real"]}
+    server = serve(plan)
+    config = config_for(server, tmp_path)
+    items = [(a, QUESTION) for a in plan]
+    first = judge_verdicts(items, config)
+    assert server.requests == 3
+    again = judge_verdicts(items, config)
+    assert server.requests == 3  # nothing sent
+    assert all(v.from_cache for v in again)
+    assert [(v.label, v.failure, v.reply) for v in again] == [(v.label, v.failure, v.reply) for v in first]
+
+
+def test_the_cache_survives_a_fresh_config_with_the_same_model(serve, tmp_path):
+    server = serve({"Hmm, the hands.": ["fake"]})
+    judge_verdicts([("Hmm, the hands.", QUESTION)], config_for(server, tmp_path))
+    (again,) = judge_verdicts([("Hmm, the hands.", QUESTION)], config_for(server, tmp_path, timeout=9))
+    assert again == JudgeVerdict(FAKE, True, None, "fake") and server.requests == 1
+
+
+def test_the_cache_is_keyed_by_model_and_prompt(serve, tmp_path):
+    server = serve({"Hmm, the hands.": ["fake"]})
+    judge_verdicts([("Hmm, the hands.", QUESTION)], config_for(server, tmp_path))
+    other_model = judge_verdicts([("Hmm, the hands.", QUESTION)], config_for(server, tmp_path, model="other"))
+    other_question = judge_verdicts([("Hmm, the hands.", "Is it AI-generated?")], config_for(server, tmp_path))
+    assert not other_model[0].from_cache and not other_question[0].from_cache
+    assert server.requests == 3
+
+
+def test_the_cache_records_model_prompt_version_and_prompt(serve, tmp_path):
+    server = serve({"Hmm, the hands.": ["fake"]})
+    config = config_for(server, tmp_path)
+    judge_verdicts([("Hmm, the hands.", QUESTION)], config)
+    with sqlite3.connect(config.cache_path) as db:
+        rows = db.execute("SELECT model, prompt_version, prompt, reply FROM replies").fetchall()
+    assert rows == [("judge-test", PROMPT_VERSION, build_messages("Hmm, the hands.", QUESTION)[-1]["content"], "fake")]
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def test_a_server_error_is_retried_then_answered(serve, tmp_path):
+    server = serve({"Hmm, the hands.": [500, 503, "fake"]})
+    (verdict,) = judge_verdicts([("Hmm, the hands.", QUESTION)], config_for(server, tmp_path, retries=2))
+    assert verdict == JudgeVerdict(FAKE, False, None, "fake")
+    assert server.requests == 3
+
+
+def test_a_persistent_server_error_is_unknown_with_its_reason_and_not_cached(serve, tmp_path):
+    server = serve({"Hmm, the hands.": [503]})
+    config = config_for(server, tmp_path, retries=1)
+    (verdict,) = judge_verdicts([("Hmm, the hands.", QUESTION)], config)
+    assert verdict.label == UNKNOWN and verdict.failure == "HTTP 503 after 2 attempts"
+    assert server.requests == 2
+    judge_verdicts([("Hmm, the hands.", QUESTION)], config)
+    assert server.requests == 4  # a failure is asked again on the next run
+
+
+def test_a_timeout_is_retried_then_answered(serve, tmp_path):
+    server = serve({"Slow one.": ["hang", "real"]})
+    (verdict,) = judge_verdicts([("Slow one.", QUESTION)], config_for(server, tmp_path, retries=1))
+    assert verdict.label == REAL and verdict.failure is None
+    assert server.requests == 2
+
+
+def test_a_persistent_timeout_is_unknown_with_its_reason(serve, tmp_path):
+    server = serve({"Slow one.": ["hang"]})
+    (verdict,) = judge_verdicts([("Slow one.", QUESTION)], config_for(server, tmp_path, retries=1))
+    assert verdict.label == UNKNOWN
+    assert verdict.failure == f"timeout ({TIMEOUT_S:g} s) after 2 attempts"
+    assert server.requests == 2
+
+
+@pytest.mark.parametrize("reply", ["I would say real", "real or fake", "", "Real. The hands look fine.", "0"])
+def test_a_malformed_reply_is_unknown_never_a_guess(serve, tmp_path, reply):
+    server = serve({"Hmm, the hands.": [reply]})
+    (verdict,) = judge_verdicts([("Hmm, the hands.", QUESTION)], config_for(server, tmp_path))
+    assert verdict.label == UNKNOWN
+    assert verdict.failure == f"malformed reply: {reply!r}"
+    assert server.requests == 1  # a reply is a reply: not retried
+
+
+@pytest.mark.parametrize("action", ["not-json", "no-choices"])
+def test_a_body_that_is_no_chat_completion_is_retried_then_unknown(serve, tmp_path, action):
+    server = serve({"Hmm, the hands.": [action]})
+    (verdict,) = judge_verdicts([("Hmm, the hands.", QUESTION)], config_for(server, tmp_path, retries=1))
+    assert verdict.label == UNKNOWN
+    assert verdict.failure.startswith("malformed response after 2 attempts: ")
+    assert server.requests == 2
+
+
+def test_one_failure_does_not_spoil_the_others(serve, tmp_path):
+    plan = {"good": ["fake"], "bad": [500], "slow": ["hang"]}
+    server = serve(plan)
+    verdicts = judge_verdicts([(a, None) for a in plan], config_for(server, tmp_path, retries=0, concurrency=3))
+    assert [(v.label, v.failure) for v in verdicts] == [
+        (FAKE, None), (UNKNOWN, "HTTP 500 after 1 attempt"), (UNKNOWN, f"timeout ({TIMEOUT_S:g} s) after 1 attempt")]
+
+
+def test_a_refused_connection_is_unknown_with_its_reason(tmp_path):
+    closed = JudgeServer({})
+    base_url = closed.base_url
+    closed.server_close()  # nothing listens there any more
+    config = JudgeConfig("judge-test", base_url=base_url, retries=0, retry_delay=0, timeout=TIMEOUT_S,
+                         cache_path=tmp_path / "judge.sqlite")
+    (verdict,) = judge_verdicts([("Hmm, the hands.", None)], config)
+    assert verdict.label == UNKNOWN and verdict.failure.startswith("connection failed after 1 attempt")
+
+
+# --------------------------------------------------------------------------- the reply and the prompt
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ("real", REAL), ("Fake", FAKE), ("UNKNOWN", UNKNOWN), ("fake.", FAKE), (" **Real** ", REAL),
+    ('"fake"', FAKE), ("`unknown`", UNKNOWN), ("real\n", REAL),
+    ("real or fake", None), ("It is fake.", None), ("fakes", None), ("not real", None), ("", None),
+    ("real fake", None), (None, None), ("unreal", None),
+])
+def test_the_reply_is_parsed_strictly(reply, expected):
+    assert parse_reply(reply) == expected
+
+
+def test_the_prompt_asks_for_one_word_and_holds_the_answer_and_question():
+    system, user = build_messages("  The hands are odd.  ", QUESTION)
+    assert system["role"] == "system" and user["role"] == "user"
+    assert "<<<\nThe hands are odd.\n>>>" in user["content"]
+    assert "<<<\nDoes the image looks real/fake?\n>>>" in user["content"]
+    assert "one word" in user["content"]
+    assert "<image>" not in user["content"]
+    assert "(not recorded)" in build_messages("x", None)[-1]["content"]
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_the_judge_is_off_without_a_model(monkeypatch):
+    monkeypatch.delenv("FAKEVLM_JUDGE_MODEL", raising=False)
+    with pytest.raises(JudgeNotConfigured, match="FAKEVLM_JUDGE_MODEL"):
+        judge_verdicts([("Hmm, the hands.", None)])
+
+
+def test_the_environment_is_read_at_call_time(monkeypatch, serve, tmp_path):
+    server = serve({"Hmm, the hands.": ["fake"]})
+    monkeypatch.setenv("FAKEVLM_JUDGE_MODEL", "env-judge")
+    monkeypatch.setenv("FAKEVLM_JUDGE_BASE_URL", server.base_url)
+    monkeypatch.setenv("FAKEVLM_JUDGE_CACHE", str(tmp_path / "env.sqlite"))
+    monkeypatch.setenv("FAKEVLM_JUDGE_RETRY_DELAY", "0")
+    (verdict,) = judge_verdicts([("Hmm, the hands.", None)])
+    assert verdict.label == FAKE and server.bodies[0]["model"] == "env-judge"
+    assert (tmp_path / "env.sqlite").is_file()
+
+
+def test_from_env_reads_every_setting(tmp_path):
+    config = JudgeConfig.from_env({
+        "FAKEVLM_JUDGE_MODEL": "gpt-4o-2024-08-06", "FAKEVLM_JUDGE_BASE_URL": "http://judge:8000/v1",
+        "FAKEVLM_JUDGE_API_KEY_ENV": "MY_KEY", "FAKEVLM_JUDGE_TIMEOUT": "12.5", "FAKEVLM_JUDGE_RETRIES": "4",
+        "FAKEVLM_JUDGE_RETRY_DELAY": "0.5", "FAKEVLM_JUDGE_CONCURRENCY": "8", "FAKEVLM_JUDGE_MAX_TOKENS": "32",
+        "FAKEVLM_JUDGE_CACHE": str(tmp_path / "c.sqlite"),
+    })
+    assert config == JudgeConfig("gpt-4o-2024-08-06", "http://judge:8000/v1", "MY_KEY", 12.5, 4, 0.5, 8, 32,
+                                 tmp_path / "c.sqlite")
+
+
+def test_from_env_defaults():
+    config = JudgeConfig.from_env({"FAKEVLM_JUDGE_MODEL": "m"})
+    assert (config.base_url, config.api_key_env, config.retries) == (judge.DEFAULT_BASE_URL, "OPENAI_API_KEY", 2)
+    assert config.cache_path.name == "judge.sqlite" and "~" not in str(config.cache_path)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("TIMEOUT", "soon", "FAKEVLM_JUDGE_TIMEOUT='soon': expected a number"),
+    ("RETRIES", "1.5", "FAKEVLM_JUDGE_RETRIES='1.5': expected an integer"),
+    ("RETRIES", "-1", "FAKEVLM_JUDGE_RETRIES='-1': must be >= 0"),
+    ("CONCURRENCY", "0", "FAKEVLM_JUDGE_CONCURRENCY='0': must be >= 1"),
+])
+def test_from_env_refuses_bad_numbers_naming_the_variable(name, value, message):
+    with pytest.raises(ValueError) as raised:
+        JudgeConfig.from_env({"FAKEVLM_JUDGE_MODEL": "m", f"FAKEVLM_JUDGE_{name}": value})
+    assert str(raised.value) == message
+
+
+def test_describe_names_the_judge_and_its_prompt_but_no_secret():
+    described = JudgeConfig("judge-x", base_url="http://secret-host/v1", api_key_env="MY_KEY").describe()
+    assert described == {"judge_model": "judge-x", "judge_prompt_version": PROMPT_VERSION,
+                         "judge_prompt_sha256": judge.PROMPT_SHA256[:16]}
+    assert "secret-host" not in json.dumps(described)
+
