@@ -15,7 +15,7 @@ from fakevlm_model.batching import plan_batches
 from fakevlm_model.fakevlm import FakeVLM
 from fakevlm_model.prompts import ANSWER_PREFIX_MARKER, TRAIN_CHAT_TEMPLATE, render_prompt
 from fakevlm_model.verdict import verdict_token_ids
-from fakevlm_tasks import scores
+from fakevlm_tasks import sample
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "Does the image looks real/fake?"
@@ -61,16 +61,10 @@ def adapter(path, docs, **kwargs) -> FakeVLM:
     return model
 
 
-def generate(model: FakeVLM, contexts, gen_kwargs=None, doc_ids=None, to_visual=visual) -> list[str]:
+def generate(model: FakeVLM, contexts, gen_kwargs=None, doc_ids=None, to_visual=visual) -> list[sample.Answer]:
+    """The answers (texts that carry their verdict score or failure), in request order."""
     reqs = instances("generate_until", contexts, [dict(gen_kwargs or {}) for _ in contexts], doc_ids, to_visual)
     return [r.text for r in model.generate_until(reqs)]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_registry():
-    scores.clear()
-    yield
-    scores.clear()
 
 
 @pytest.fixture
@@ -218,7 +212,7 @@ def direct_continuation_logprob(path, image, prompt: str, continuation: str) -> 
 
 
 @pytest.mark.parametrize("prompt_format", ["raw", "train"])
-def test_loglikelihood_equals_a_direct_forward_pass_batched_or_not(tiny_llava, prompt_format):
+def test_loglikelihood_equals_a_direct_forward_pass_batched_or_prefetched(tiny_llava, prompt_format):
     docs = make_docs(3)
     contexts = [q + ANSWER_PREFIX_MARKER + " This is a" for q in QUESTIONS[:3]]
     continuations = [" real", " fake", " fake image. The texture looks natural."]
@@ -226,8 +220,8 @@ def test_loglikelihood_equals_a_direct_forward_pass_batched_or_not(tiny_llava, p
         direct_continuation_logprob(tiny_llava, doc["image"], render_prompt(ctx, 1, prompt_format).text, cont)
         for doc, ctx, cont in zip(docs, contexts, continuations)
     ]
-    for batch_size in (1, 3):
-        model = adapter(tiny_llava, docs, prompt_format=prompt_format, batch_size=batch_size)
+    for batch_size in (1, 3):  # batches of 1 with the next prepared in the background, then one batch of 3
+        model = adapter(tiny_llava, docs, prompt_format=prompt_format, batch_size=batch_size, prefetch=batch_size == 1)
         got = model.loglikelihood(instances("loglikelihood", contexts, continuations))
         for (value, greedy), (want, want_greedy) in zip(got, expected):
             assert value == pytest.approx(want, abs=1e-4)
@@ -250,12 +244,13 @@ def test_loglikelihood_handles_lmms_evals_unconditional_text_only_requests(tiny_
     assert value < 0
 
 
-def test_generation_publishes_the_verdict_score_read_at_the_verdict_token(fake_answering_llava):
+def test_each_answer_carries_the_verdict_score_read_at_the_verdict_token(fake_answering_llava):
     from transformers import AutoProcessor, LlavaForConditionalGeneration
 
     docs = make_docs(2)
-    generate(adapter(fake_answering_llava, docs, batch_size=2), [QUESTION, QUESTION])
-    score = scores.get_score(TASK, "doc-1")
+    answers = generate(adapter(fake_answering_llava, docs, batch_size=2), [QUESTION, QUESTION])
+    assert all(sample.failure_of([a]) is None for a in answers)
+    score = sample.verdict_score_of([answers[1]])
     assert score.found and score.p_fake > 0.9 > score.p_real
 
     # The same probabilities from a forward pass over the prompt and the answer up to the verdict.
@@ -277,9 +272,12 @@ def test_generation_publishes_the_verdict_score_read_at_the_verdict_token(fake_a
 def assert_failed_alone(answers, failed_index, reason_part, logged, model):
     assert answers[failed_index] == ""
     assert all(a for i, a in enumerate(answers) if i != failed_index)
-    failure = scores.get_failure(TASK, f"doc-{failed_index}")
-    assert failure is not None and reason_part in failure.reason
-    assert scores.failure_count(TASK) == model.failure_count == 1
+    failure = sample.failure_of([answers[failed_index]])
+    assert failure is not None and reason_part in failure.reason and failure.stage == "generate"
+    assert sample.verdict_score_of([answers[failed_index]]) is None
+    assert all(sample.failure_of([a]) is None for i, a in enumerate(answers) if i != failed_index)
+    assert model.failure_count == 1
+    assert (model.failures[0].task, model.failures[0].key, model.failures[0].failure) == (TASK, f"doc-{failed_index}", failure)
     assert any(f"doc-{failed_index}" in line and reason_part in line for line in logged if line.startswith("ERROR"))
     assert any("1 of" in line and "failed" in line for line in logged if line.startswith("WARNING"))
 
@@ -331,10 +329,11 @@ def test_a_generation_without_text_fails_that_sample(tiny_llava, logged):
     boost = torch.zeros(model.model.config.text_config.vocab_size)
     boost[eos] = 1e4  # a test double whose only answer is end-of-sequence
     model.model.lm_head.register_forward_hook(lambda module, args, out: out + boost)
-    answers = generate(model, [QUESTION, QUESTION], {"max_new_tokens": 4})
-    assert answers == ["", ""]
-    assert scores.failure_count(TASK) == 2
-    assert all(f.reason == "generation yielded no text" for f in scores.failures(TASK))
+    results = model.generate_until(instances("generate_until", [QUESTION, QUESTION], [{"max_new_tokens": 4}] * 2))
+    assert [r.text for r in results] == ["", ""]
+    assert all(r.token_counts.output_tokens == 0 for r in results)
+    assert all(sample.failure_of([r.text]).reason == "generation yielded no text" for r in results)
+    assert model.failure_count == 2
     assert any("2 of 2" in line for line in logged)
 
 
@@ -359,7 +358,7 @@ def test_cuda_out_of_memory_retries_the_batch_smaller_and_keeps_the_smaller_size
     docs = make_docs(8)
     expected = generate(adapter(tiny_llava, docs), QUESTIONS, {"max_new_tokens": 8})
     model = adapter(tiny_llava, docs, batch_size=8)
-    model._model = double = OutOfMemoryAbove(model._model, limit=2)
+    model._backend.model = double = OutOfMemoryAbove(model.model, limit=2)
     assert generate(model, QUESTIONS, {"max_new_tokens": 8}) == expected
     assert double.batch_sizes == [8, 4, 2, 2, 2, 2]
     assert model.failure_count == 0
@@ -368,10 +367,11 @@ def test_cuda_out_of_memory_retries_the_batch_smaller_and_keeps_the_smaller_size
 
 def test_cuda_out_of_memory_at_batch_size_one_fails_the_sample_and_the_run_goes_on(tiny_llava, logged):
     model = adapter(tiny_llava, make_docs(2), batch_size=2)
-    model._model = OutOfMemoryAbove(model._model, limit=0)
-    assert generate(model, [QUESTION, QUESTION], {"max_new_tokens": 4}) == ["", ""]
-    assert scores.failure_count(TASK) == 2
-    assert all("out of memory even at batch size 1" in f.reason for f in scores.failures(TASK))
+    model._backend.model = OutOfMemoryAbove(model.model, limit=0)
+    answers = generate(model, [QUESTION, QUESTION], {"max_new_tokens": 4})
+    assert answers == ["", ""]
+    assert all("out of memory even at batch size 1" in sample.failure_of([a]).reason for a in answers)
+    assert model.failure_count == 2
 
 
 def test_a_missing_image_in_loglikelihood_scores_minus_infinity_and_is_counted(tiny_llava, logged):
@@ -384,7 +384,9 @@ def test_a_missing_image_in_loglikelihood_scores_minus_infinity_and_is_counted(t
     reqs = instances("loglikelihood", [QUESTION, QUESTION], [" real", " real"], to_visual=to_visual)
     (bad, bad_greedy), (good, _) = model.loglikelihood(reqs)
     assert bad == float("-inf") and not bad_greedy and good > float("-inf")
-    assert scores.get_failure(TASK, "doc-0").stage == "loglikelihood"
+    (failed,) = model.failures
+    assert (failed.key, failed.failure.stage) == ("doc-0", "loglikelihood")
+    assert "could not load the image" in failed.failure.reason
 
 
 # ------------------------------------------------------------------ loading and placement

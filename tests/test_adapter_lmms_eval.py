@@ -1,4 +1,4 @@
-"""The adapter inside lmms-eval's own evaluator (in-process): requests, docs, and the scores a task reads."""
+"""The adapter inside lmms-eval's own evaluator (in-process): requests, docs, and the scores and failures a task reads off the answers."""
 
 from __future__ import annotations
 
@@ -36,11 +36,11 @@ metric_list:
     higher_is_better: true
 """
 
-# A task that reads what the adapter published, as the project's tasks do.
-TASK_UTILS = f"""\
+# A task that reads what each answer carries, as the project's tasks do.
+TASK_UTILS = """\
 from PIL import Image
 
-from fakevlm_tasks import scores
+from fakevlm_tasks import sample
 
 
 def doc_to_visual(doc):
@@ -52,13 +52,13 @@ def doc_to_text(doc, lmms_eval_specific_kwargs=None):
 
 
 def process_results(doc, results):
-    failure = scores.get_failure("{TASK}", doc["id"])
-    score = scores.get_score("{TASK}", doc["id"])
-    return {{
+    failure = sample.failure_of(results)
+    score = sample.verdict_score_of(results)
+    return {
         "said_fake": float(results[0] == "This is a fake image."),
-        "failed": float(failure is not None),
+        "failed": float(failure is not None and failure.reason.startswith("could not load the image")),
         "verdict_found": float(score is not None and score.found and score.p_fake > score.p_real),
-    }}
+    }
 """
 
 
@@ -84,9 +84,6 @@ def test_lmms_eval_runs_the_adapter_and_the_task_sees_answers_scores_and_failure
     from lmms_eval.evaluator import simple_evaluate
     from lmms_eval.tasks import TaskManager
 
-    from fakevlm_tasks import scores
-
-    scores.clear(TASK)
     results = simple_evaluate(
         model="fakevlm",
         model_args=f"pretrained={fake_answering_llava},device=cpu",
@@ -99,4 +96,3 @@ def test_lmms_eval_runs_the_adapter_and_the_task_sees_answers_scores_and_failure
     assert metrics["said_fake,none"] == pytest.approx(0.75)
     assert metrics["failed,none"] == pytest.approx(0.25)
     assert metrics["verdict_found,none"] == pytest.approx(0.75)
-    assert scores.get_failure(TASK, "img-2").reason.startswith("could not load the image")

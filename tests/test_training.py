@@ -377,7 +377,7 @@ def test_the_fakevlm_adapter_evaluates_a_head_checkpoint_through_its_head(tiny_l
     from lmms_eval.api.instance import Instance
 
     from fakevlm_model.fakevlm import FakeVLM
-    from fakevlm_tasks import scores
+    from fakevlm_tasks import sample
     from fakevlm_training.modeling import LlavaWithVerdictHead
     from transformers import AutoProcessor
 
@@ -400,12 +400,11 @@ def test_the_fakevlm_adapter_evaluates_a_head_checkpoint_through_its_head(tiny_l
     batch = proc(images=images, text=["USER: <image>\nDoes the image looks real/fake? ASSISTANT:"] * 3, return_tensors="pt", padding=True)
     expected = model.p_real(batch["input_ids"], batch["attention_mask"], batch["pixel_values"]).tolist()
     assert answers == [f"This is a {'real' if p >= 0.5 else 'fake'} image." for p in expected]
-    for i, p in enumerate(expected):
-        assert scores.get_score("t", f"d{i}").real_score == pytest.approx(p, abs=1e-5)
+    for answer, p in zip(answers, expected):
+        assert sample.verdict_score_of([answer]).real_score == pytest.approx(p, abs=1e-5)
     lls = adapter.loglikelihood([request("loglikelihood", 0, " This is a real"), request("loglikelihood", 0, " This is a fake")])
     assert lls[0][0] == pytest.approx(math.log(expected[0]), abs=1e-4)
     assert lls[1][0] == pytest.approx(math.log(1 - expected[0]), abs=1e-4)
-    scores.clear("t")
 
 
 def model_input(model_dir: Path, label: int) -> dict:
