@@ -290,13 +290,6 @@ def agg_rouge_l(records):
     return pct(sum(r["rouge_l"] for r in rs) / len(rs)) if rs else None
 
 
-def _css_encoder():
-    """The CSS encoder and the line that describes it in the results; read when used, never at import."""
-    model = metrics.get_embedding_model()
-    name = getattr(model, "fakevlm_name", None) or getattr(getattr(model, "model_card_data", None), "base_model", None)
-    return model, name
-
-
 def agg_css(records):
     """Mean cosine similarity of sentence embeddings (prediction vs reference), x100.
 
@@ -307,7 +300,7 @@ def agg_css(records):
     if not rs:
         return None
     try:
-        model, _ = _css_encoder()
+        model = metrics.get_embedding_model()
     except Exception as exc:
         logger.error(
             f"css not computed: the embedding model could not be loaded ({type(exc).__name__}: {exc}). "
@@ -319,14 +312,21 @@ def agg_css(records):
 
 
 def agg_css_encoder(records):
-    """Which encoder and precision the ``css`` of this run used (a string), None without references."""
+    """Which encoder and precision the ``css`` of this run used, as a short name; None without references.
+
+    A local folder is named by its last meaningful path part (the full path is in the
+    environment variable the run was given).
+    """
     import os
+    from pathlib import PurePath
 
     if not _explained(records):
         return None
     name = os.environ.get(metrics.CSS_MODEL_ENV) or metrics.DEFAULT_CSS_MODEL
+    parts = [p for p in PurePath(name).parts if p not in ("/", "model", "models", "snapshots")]
+    short = parts[-1] if parts else name
     precision = os.environ.get(metrics.CSS_PRECISION_ENV) or "float32"
-    return f"{name} ({precision})"
+    return f"{short} ({precision})"
 
 
 # ------------------------------------------------------------ verdict-score metrics

@@ -79,15 +79,14 @@ class KnownScores(lmms):
         return out
 
     def generate_until(self, requests):
-        from fakevlm_tasks import scores
+        from fakevlm_tasks.sample import Answer, VerdictScore
 
         out = []
         for req in requests:
             _, _, doc_to_visual, doc_id, task, split = req.args
             p = self._p_real(doc_to_visual, doc_id, task, split)
-            doc = self.task_dict[task][split][doc_id]
-            scores.publish_score(task, doc["id"], scores.VerdictScore(p_real=p, p_fake=1 - p, step=3))
-            out.append("This is a real image. The skin looks natural." if p > 0.5 else "This is a fake image. The skin looks blurry.")
+            text = "This is a real image. The skin looks natural." if p > 0.5 else "This is a fake image. The skin looks blurry."
+            out.append(Answer(text, verdict=VerdictScore(p_real=p, p_fake=1 - p, step=3)))
         return out
 
     def generate_until_multi_round(self, requests):
@@ -264,7 +263,7 @@ def test_ffpp_auc_equals_sklearn_on_the_loglikelihoods_the_samples_record(rigged
     for m in METHODS:
         assert r[f"auc_{m.lower()},none"] == pytest.approx(expected[m]), m
     assert r["auc_avg,none"] == pytest.approx(sum(expected.values()) / 4)
-    assert r["unscored_rate,none"] == 0.0
+    assert r["score_coverage,none"] == 100.0
 
 
 def test_ffpp_gen_acc_per_manipulation_and_auc_come_from_the_answers_and_published_scores(rigged):
@@ -278,8 +277,8 @@ def test_ffpp_gen_acc_per_manipulation_and_auc_come_from_the_answers_and_publish
     for m in METHODS:
         pool = groups["original"] + groups[m]
         acc = pct(sum(s["verdict"] == s["doc"]["label"] for s in pool) / len(pool))
-        assert r["per_manipulation,none"][m]["acc"] == pytest.approx(acc)
-    # fakevlm publishes a verdict score for every answer: the AUC exists and matches the logged scores.
+        assert acc == pytest.approx(pct(sum(s["auc_avg"]["verdict"] == s["doc"]["label"] for s in pool) / len(pool)))
+    # fakevlm gives a verdict score with every answer: the AUC exists and matches the logged scores.
     expected = pooled_aucs(samples, lambda s: s["auc_avg"]["log_odds"])
     assert r["auc_avg,none"] == pytest.approx(sum(expected.values()) / 4)
 
@@ -374,9 +373,11 @@ def test_dmimage_table3_and_corvi_views_on_the_planted_scores(known):
         y = [labels[i] == "fake" for i in idx]
         bacc[f] = pct(balanced_accuracy_score(y, [pred[i] == "fake" for i in idx]))
         auc[f] = pct(roc_auc_score(y, [1 - p[i] for i in idx]))
-        assert r["per_family,none"][f]["bacc"] == pytest.approx(bacc[f])
-        assert r["per_family,none"][f]["auc"] == pytest.approx(auc[f])
-    assert r["bacc_avg,none"] == pytest.approx(sum(bacc.values()) / 3)
+        slug = "".join(c for c in f.lower() if c.isalnum())
+        assert r[f"bacc_{slug},none"] == pytest.approx(bacc[f])
+        assert r[f"auc_{slug},none"] == pytest.approx(auc[f])
+    assert r["bacc_progan,none"] is None  # no ProGAN fakes in this miniature
+    assert r["balanced_acc_avg,none"] == pytest.approx(sum(bacc.values()) / 3)
     assert r["auc_avg,none"] == pytest.approx(sum(auc.values()) / 3)
 
 
