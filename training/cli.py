@@ -1,5 +1,8 @@
 """``fakevlm-train``: run the training recipe from a YAML config plus ``key=value`` overrides.
 
+A config whose ``method.kind`` is an expert detector's (``npr``, ``univfd``, ``cnn``) runs
+:mod:`fakevlm_training.detectors`; any other runs the LLaVA recipe.
+
 Works under every launcher: ``fakevlm-train --config C``, ``torchrun --nproc_per_node N -m
 fakevlm_training.cli --config C``, ``accelerate launch -m fakevlm_training.cli --config C`` and
 ``deepspeed --num_gpus N --module fakevlm_training.cli --config C``.
@@ -17,7 +20,7 @@ from .config import ConfigError, dump, load_config
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="fakevlm-train",
-        description="Fine-tune LLaVA on FakeClue-format data (FakeVLM, NeurIPS 2025).",
+        description="Fine-tune LLaVA on FakeClue-format data (FakeVLM, NeurIPS 2025), or train an expert detector (NPR, UnivFD).",
         epilog="Example: fakevlm-train --config training/configs/fakevlm_7b.yaml "
         "data.train_json=/data/FakeClue/data_json/train.json data.image_roots=[/data/FakeClue/train]",
     )
@@ -31,8 +34,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from .detectors import DetectorTrainingRecipe, is_detector_config, load_detector_config
+
     try:
-        cfg = load_config(args.config, args.overrides, require_data=not args.print_config)
+        detector = is_detector_config(args.config)
+        load = load_detector_config if detector else load_config
+        cfg = load(args.config, args.overrides, require_data=not args.print_config)
     except ConfigError as exc:
         print(f"fakevlm-train: invalid config: {exc}", file=sys.stderr)
         return 2
@@ -44,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
     setup_logging(logging.INFO)
     try:
-        FakeVLMTrainingRecipe(cfg).run()
+        (DetectorTrainingRecipe if detector else FakeVLMTrainingRecipe)(cfg).run()
     except ConfigError as exc:
         print(f"fakevlm-train: {exc}", file=sys.stderr)
         return 2
