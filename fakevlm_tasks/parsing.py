@@ -189,7 +189,8 @@ _INABLE = (r"(?:can\s?not|cant|unable\sto|not\sable\sto|impossible\s(?:for\sme\s
 _EPISTEMIC = (r"(?:tell|determine|say|decide|know|be\ssure|be\scertain|verify|confirm|assess|judge"
               r"|evaluate|ascertain|establish|guarantee|conclude|distinguish|discern|analy[sz]e"
               r"|examine|help|assist|make\s(?:a\s|any\s)?(?:determination|judge?ment|call)"
-              r"|(?:provide|give|offer)\s(?:a\s|an\s|any\s)?(?:\w+\s)?(?:answer|assessment|verdict|judge?ment)"
+              r"|(?:provide|give|offer)\s(?:a\s|an\s|any\s)?(?:\w+\s)?"
+              r"(?:answer|assessment|verdict|judge?ment)"
               r"|(?:detect|identify)(?!\s(?:any|signs?|evidence|traces?|obvious|clear|visible|artifacts?"
               r"|anomal\w*|inconsistenc\w*|indications?)\b))")
 _HEDGE_RE = re.compile(
@@ -264,6 +265,7 @@ _CLEANUPS = (
     (re.compile(r"\b(?:free\s(?:of|from)|absence\sof|lack(?:s|ing)?(?:\sof|\sany)?)\b"), "without"),
     # Negation words that negate nothing.
     (re.compile(r"\b(?:no\sdoubt|without\s(?:a|any)\sdoubt|no\squestion|not\sonly|whether\sor\snot|or\snot)\b"), " "),
+    (re.compile(r"\bcan(?:not|'t|\snot)\shelp\s(?:but\s)?(?=notic|think|feel)"), " "),  # "can't help noticing"
     (re.compile(r"n't\b"), "nt"),
 )
 _SENTENCE_RE = re.compile(r"[^.!?;\n]+[.!?;]*")
@@ -279,8 +281,8 @@ _CHINESE = tuple((re.compile(pattern), english) for pattern, english in (
     (r"（", " ("), (r"）", ") "), (r"[「」『』《》]", '"'),
     (r"人工智能", "ai"),
     (r"作为\s*ai", " as an ai "), (r"抱歉|对不起", " sorry "),
-    (r"(?:无法|不能|没法|难以|很难)(?:准确|可靠|完全)?(?:地)?(?:确定|判断|判定|确认|验证|鉴别|分辨|区分|得知|知道|评估|断定)",
-     " cannot determine "),
+    (r"(?:无法|不能|没法|难以|很难)(?:准确|可靠|完全)?(?:地)?"
+     r"(?:确定|判断|判定|确认|验证|鉴别|分辨|区分|得知|知道|评估|断定)", " cannot determine "),
     (r"不确定|不清楚|说不准|不好说|不知道", " not sure "),
     (r"是真是假|真假|真伪|真实与否", " real or fake "),
     (r"真实性", " authenticity "),
@@ -290,6 +292,8 @@ _CHINESE = tuple((re.compile(pattern), english) for pattern, english in (
     (r"不仅|不只", " "), (r"不过|然而|可是|但是|但|却|而是", ", but "),
     (r"(?:实际上|事实上|其实)(?=是)", " actually it "), (r"实际上|事实上|其实", " actually "), (r"它", " it "),
     (r"虽然|尽管|即使|即便", " although "),
+    (r"乍一看|乍看之下|乍看|第一眼|初看", " at first glance "), (r"仔细(?:观察|看|检查)", " on closer inspection "),
+    (r"可能|也许|或许", " may "),
     (r"综上所述|综上|总之|总的来说|总体来看|总体而言|整体来看|综合来看", " overall, "),
     (r"因此|所以|由此可见", " therefore "),
     (r"答案", " answer "), (r"结论", " conclusion "), (r"判断|判定", " judgment "),
@@ -446,12 +450,16 @@ def _larger_score(scores: dict) -> str | None:
 
 
 # Options offered by the question: "(A) real (B) fake", "A. It is a real photo.\nB. ...".
-_OPTION_RE = re.compile(r"(?:^|(?<=[\s\[]))\(?([A-D])[).:]\s*(.+?)\s*(?=\(?[A-D][).:]\s|\n|$)", re.MULTILINE)
+_OPTION_RE = re.compile(
+    r"(?<![A-Za-z0-9])[(（]?([A-D])[).:）．、：]\s*(.+?)\s*"
+    r"(?=(?<![A-Za-z0-9])[(（]?[A-D][).:）．、：]|\n|$)",
+    re.MULTILINE)
 # The option an answer picks: a capital letter alone or opening the answer ("B", "(A)",
 # "B. fake"), or named ("Option B", "The answer is B."); "A real image." picks nothing.
 _CHOSEN_RE = re.compile(
     r"^[\s*_`>#]*\(?(?P<lead>[A-D])\)?\**(?=[).:,]|\s*$)"
-    r"|\b(?i:option|choice|answer(?:\s+is)?)\s*[:=]?\s*[*_]*\(?(?P<named>[A-D])\)?(?!\w)",
+    r"|\b(?:(?i:option|choice|answer(?:\s+is)?)|答案[是为]?|选项|选择?)"
+    r"\s*[:=：]?\s*[*_]*[(（]?(?P<named>[A-D])[)）]?(?!\w)",
     re.MULTILINE,
 )
 
