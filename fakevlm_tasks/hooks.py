@@ -23,7 +23,7 @@ from loguru import logger
 
 from fakevlm_tasks import metrics, sample
 from fakevlm_tasks.data.common import read_prepared
-from fakevlm_tasks.parsing import FAKE, REAL, parse_verdict_detail
+from fakevlm_tasks.parsing import FAKE, REAL, evidence_verdict, parse_verdict_detail, split_verdict_sentence
 
 # ---------------------------------------------------------------------------- docs
 
@@ -122,6 +122,7 @@ def detection_record(doc, results) -> dict:
     record = _base(doc)
     record.update(
         verdict=robust.label,
+        evidence_verdict=evidence_verdict(text),
         verdict_official=official.label,
         official_fallback=official.fallback,
         failed=failure is not None or is_failed_answer(text),
@@ -154,16 +155,34 @@ def loglikelihood_record(doc, results) -> dict:
     return _with_verdict_score(record, log_odds)
 
 
+def evidence_of(text) -> str:
+    """The explanation without its opening verdict sentence ("This is a fake image." and the like)."""
+    return split_verdict_sentence(text)[1]
+
+
 def text_record(doc, results) -> dict:
-    """The explanation record: answer, reference, and the doc's ROUGE-L F (None without a reference)."""
+    """The explanation record: answer, reference, and the doc's ROUGE-L F on the whole text and on the evidence alone.
+
+    Almost every answer and reference opens with the verdict sentence, which alone earns
+    a sizeable ROUGE-L; the evidence-only score compares what the explanations say.
+    Both are None without a reference.
+    """
     text = _answer(results)
     reference = doc.get("reference")
-    rouge = metrics.rouge_l([text], [reference])[0] if reference else None
-    return {"id": doc["id"], "prediction": text, "reference": reference, "rouge_l": rouge}
+    if not reference:
+        return {"id": doc["id"], "prediction": text, "reference": reference, "rouge_l": None, "rouge_l_evidence": None}
+    references = [reference] if isinstance(reference, str) else list(reference)
+    return {
+        "id": doc["id"],
+        "prediction": text,
+        "reference": reference,
+        "rouge_l": metrics.rouge_l([text], [references])[0],
+        "rouge_l_evidence": metrics.rouge_l([evidence_of(text)], [[evidence_of(r) for r in references]])[0],
+    }
 
 
 #: Metrics that read the text record; every other metric reads the verdict record.
-EXPLANATION_METRICS = frozenset({"rouge_l", "css", "css_encoder"})
+EXPLANATION_METRICS = frozenset({"rouge_l", "rouge_l_evidence", "css", "css_evidence", "css_encoder"})
 
 
 def fan_out(verdict: dict, correct: bool, metric_names, text: dict | None = None) -> dict:
@@ -210,7 +229,8 @@ def loglikelihood_results(metric_names: tuple[str, ...]):
 #: The metrics of the detection + explanation template (_fakevlm_template_yaml).
 DETECTION_METRICS = (
     "acc", "f1", "f1_fake", "f1_macro", "balanced_acc", "unknown_rate", "failed_rate",
-    "acc_official_parser", "official_fallback_rate", "rouge_l", "css", "css_encoder",
+    "acc_official_parser", "official_fallback_rate", "contradiction_rate",
+    "rouge_l", "rouge_l_evidence", "css", "css_evidence", "css_encoder",
 )
 #: The per-category accuracies the template's tasks report (docs of other categories are still in acc).
 CATEGORY_METRICS = {
@@ -290,12 +310,26 @@ def agg_rouge_l(records):
     return pct(sum(r["rouge_l"] for r in rs) / len(rs)) if rs else None
 
 
-def agg_css(records):
-    """Mean cosine similarity of sentence embeddings (prediction vs reference), x100.
+def agg_rouge_l_evidence(records):
+    """:func:`agg_rouge_l` with the opening verdict sentence removed from answer and reference."""
+    rs = _explained(records)
+    return pct(sum(r["rouge_l_evidence"] for r in rs) / len(rs)) if rs else None
 
-    If the embedding model cannot be loaded (offline, wrong path) the other metrics must
-    survive: CSS is reported as None and the reason is logged as an error.
+
+def agg_contradiction_rate(records):
+    """Share of answers with a verdict whose evidence argues for the opposite verdict, x100.
+
+    The evidence (the answer after its verdict sentence) is read by the robust parser; an
+    explanation that argues for neither side does not count as a contradiction.
     """
+    rs = [r for r in _detected(records) if r["verdict"] in (REAL, FAKE)]
+    if not rs:
+        return None
+    opposite = {REAL: FAKE, FAKE: REAL}
+    return pct(sum(r.get("evidence_verdict") == opposite[r["verdict"]] for r in rs) / len(rs))
+
+
+def _css(records, metric: str, texts) -> float | None:
     rs = _explained(records)
     if not rs:
         return None
@@ -303,12 +337,36 @@ def agg_css(records):
         model = metrics.get_embedding_model()
     except Exception as exc:
         logger.error(
-            f"css not computed: the embedding model could not be loaded ({type(exc).__name__}: {exc}). "
+            f"{metric} not computed: the embedding model could not be loaded ({type(exc).__name__}: {exc}). "
             f"Set ${metrics.CSS_MODEL_ENV} to a local sentence-transformers model folder or allow hub access."
         )
         return None
-    scores = metrics.css([r["prediction"] for r in rs], [r["reference"] for r in rs], model=model)
+    predictions, references = texts(rs)
+    scores = metrics.css(predictions, references, model=model)
     return pct(sum(scores) / len(scores))
+
+
+def _whole(rs):
+    return [r["prediction"] for r in rs], [r["reference"] for r in rs]
+
+
+def _evidence(rs):
+    refs = [[r["reference"]] if isinstance(r["reference"], str) else r["reference"] for r in rs]
+    return [evidence_of(r["prediction"]) for r in rs], [[evidence_of(x) for x in ref] for ref in refs]
+
+
+def agg_css(records):
+    """Mean cosine similarity of sentence embeddings (prediction vs reference), x100.
+
+    If the embedding model cannot be loaded (offline, wrong path) the other metrics must
+    survive: CSS is reported as None and the reason is logged as an error.
+    """
+    return _css(records, "css", _whole)
+
+
+def agg_css_evidence(records):
+    """:func:`agg_css` on the evidence alone (verdict sentences removed from both sides)."""
+    return _css(records, "css_evidence", _evidence)
 
 
 def agg_css_encoder(records):

@@ -2,7 +2,9 @@
 
 Each perturbation is a pure function of the image (and, for noise, of the doc id), so a
 variant task such as ``fakeclue_jpeg50`` shows every model exactly the same pixels on
-every run. The variant YAMLs in ``tasks/robustness/`` name the ``doc_to_visual`` hooks
+every run. The controls (``grey``, ``lowpass``, ``highpass``) ask how much of a score
+comes from the image at all and from which part of its spectrum. The variant YAMLs in
+``tasks/robustness/`` name the ``doc_to_visual`` hooks
 defined at the bottom of this module; :data:`PERTURBATIONS` lists them by task suffix.
 """
 
@@ -45,9 +47,58 @@ def gaussian_noise(image: Image.Image, sigma: float, seed: int) -> Image.Image:
     return Image.fromarray(np.clip(np.rint(pixels + noise), 0, 255).astype(np.uint8))
 
 
+def to_grey(image: Image.Image) -> Image.Image:
+    """A uniform mid-grey image (128, 128, 128) of the same size: nothing of the original is left.
+
+    A model that still scores well on these reads priors (the question, the category),
+    not pixels.
+    """
+    return Image.new("RGB", image.size, (128, 128, 128))
+
+
+def _frequency_filter(image: Image.Image, cutoff: float, keep: str):
+    """The image's low (``keep="low"``) or high frequencies, per channel, through a Gaussian transfer function.
+
+    ``cutoff`` is the frequency (cycles per pixel, 0 to 0.5) where the low-pass gain falls
+    to exp(-1/2); high-pass is one minus that gain, so low + high = the image exactly.
+    """
+    import numpy as np
+
+    pixels = np.asarray(image.convert("RGB"), dtype=np.float64)
+    h, w = pixels.shape[:2]
+    fy, fx = np.meshgrid(np.fft.fftfreq(h), np.fft.fftfreq(w), indexing="ij")
+    gain = np.exp(-0.5 * (fx**2 + fy**2) / cutoff**2)
+    if keep == "high":
+        gain = 1.0 - gain
+    spectrum = np.fft.fft2(pixels, axes=(0, 1)) * gain[:, :, None]
+    return np.real(np.fft.ifft2(spectrum, axes=(0, 1)))
+
+
+def low_pass(image: Image.Image, cutoff: float) -> Image.Image:
+    """Only the frequencies below about ``cutoff`` cycles per pixel (Gaussian low-pass), rounded and clipped."""
+    import numpy as np
+
+    return Image.fromarray(np.clip(np.rint(_frequency_filter(image, cutoff, "low")), 0, 255).astype(np.uint8))
+
+
+def high_pass(image: Image.Image, cutoff: float) -> Image.Image:
+    """Only the frequencies above about ``cutoff`` cycles per pixel, shifted to mid-grey (+128), rounded and clipped.
+
+    The mean of the image (frequency 0) is removed exactly, so what is left is the fine
+    texture where up-sampling and generator traces live, on a grey background.
+    """
+    import numpy as np
+
+    return Image.fromarray(np.clip(np.rint(_frequency_filter(image, cutoff, "high") + 128.0), 0, 255).astype(np.uint8))
+
+
 def doc_seed(doc_id: str) -> int:
     """A 64-bit seed from the doc id: stable across runs, processes and Python versions."""
     return int.from_bytes(hashlib.sha256(str(doc_id).encode("utf-8")).digest()[:8], "big")
+
+
+#: Perturbations that are controls (how much of a score comes from the pixels), not degradations.
+CONTROL_KINDS = ("grey", "lowpass", "highpass")
 
 
 @dataclass(frozen=True)
@@ -55,9 +106,14 @@ class Perturbation:
     """One perturbation at one strength; ``name`` is the suffix of its variant tasks."""
 
     name: str
-    kind: str  # "jpeg" | "resize" | "blur" | "noise"
+    kind: str  # "jpeg" | "resize" | "blur" | "noise" | "grey" | "lowpass" | "highpass"
     strength: float
     description: str
+
+    @property
+    def tag(self) -> str:
+        """The lmms-eval tag that runs its variants: ``fakevlm_controls`` for the controls, else ``fakevlm_robustness``."""
+        return "fakevlm_controls" if self.kind in CONTROL_KINDS else "fakevlm_robustness"
 
     def apply(self, image: Image.Image, doc_id: str) -> Image.Image:
         if self.kind == "jpeg":
@@ -68,6 +124,12 @@ class Perturbation:
             return blur(image, self.strength)
         if self.kind == "noise":
             return gaussian_noise(image, self.strength, doc_seed(doc_id))
+        if self.kind == "grey":
+            return to_grey(image)
+        if self.kind == "lowpass":
+            return low_pass(image, self.strength)
+        if self.kind == "highpass":
+            return high_pass(image, self.strength)
         raise ValueError(f"unknown perturbation kind {self.kind!r}")
 
     def doc_to_visual(self, doc) -> list[Image.Image]:
@@ -86,6 +148,10 @@ PERTURBATIONS = {
         Perturbation("resize50", "resize", 0.5, "downscaled to 50% per side (bicubic)"),
         Perturbation("blur2", "blur", 2.0, "Gaussian blur, sigma 2 px"),
         Perturbation("noise10", "noise", 10.0, "Gaussian noise, sigma 10/255, seeded per doc id"),
+        # Controls: what is a score worth without the image, or with half of its spectrum?
+        Perturbation("grey", "grey", 0.0, "the image replaced by uniform grey (control: priors, not pixels)"),
+        Perturbation("lowpass", "lowpass", 0.05, "Gaussian low-pass, cutoff 0.05 cycles/px"),
+        Perturbation("highpass", "highpass", 0.05, "Gaussian high-pass, cutoff 0.05 cycles/px, on mid-grey"),
     )
 }
 
@@ -94,6 +160,9 @@ jpeg50 = PERTURBATIONS["jpeg50"].doc_to_visual
 resize50 = PERTURBATIONS["resize50"].doc_to_visual
 blur2 = PERTURBATIONS["blur2"].doc_to_visual
 noise10 = PERTURBATIONS["noise10"].doc_to_visual
+grey = PERTURBATIONS["grey"].doc_to_visual
+lowpass = PERTURBATIONS["lowpass"].doc_to_visual
+highpass = PERTURBATIONS["highpass"].doc_to_visual
 
 
 def split_task_name(task: str) -> tuple[str, Perturbation | None]:

@@ -77,3 +77,20 @@ def test_loki_reads_answers_as_lokis_own_scoring_does(text, expected):
 def test_doc_to_visual_names_the_doc_and_file_of_a_missing_image(tmp_path):
     with pytest.raises(FileNotFoundError, match="d7.*nothing.png"):
         hooks.doc_to_visual({"id": "d7", "image": str(tmp_path / "nothing.png")})
+
+
+def test_evidence_only_rouge_leaves_the_shared_verdict_sentence_out():
+    per_doc = records([("This is a fake image. The sky is purple.", doc(0, "fake", "This is a fake image. Hands have six fingers."))])
+    whole, evidence = aggregate(per_doc, "rouge_l"), aggregate(per_doc, "rouge_l_evidence")
+    assert whole > 40.0  # the five shared words of "This is a fake image."
+    assert evidence < whole and evidence == pytest.approx(0.0)
+
+
+def test_contradiction_rate_counts_evidence_that_argues_for_the_other_verdict():
+    per_doc = records([
+        ("This is a fake image. The lighting is natural and the photo looks authentic.", doc(0, "fake")),
+        ("This is a fake image. The edges are warped and the text is garbled.", doc(1, "fake")),
+        ("This is a real image.", doc(2, "real")),
+        ("I cannot tell.", doc(3, "real")),  # no verdict: not counted
+    ])
+    assert aggregate(per_doc, "contradiction_rate") == pytest.approx(100 / 3)
