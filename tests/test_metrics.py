@@ -110,7 +110,8 @@ def test_one_class_subsets_reproduce_the_papers_table_3_f1():
 def test_one_class_subset_conventions():
     m = detection_metrics([FAKE] * 4, [FAKE, FAKE, FAKE, REAL])
     assert math.isnan(m["acc_real"])
-    assert m["balanced_accuracy"] == m["accuracy"] == 0.75
+    assert m["accuracy"] == 0.75
+    assert math.isnan(m["balanced_accuracy"])  # one definition: it needs both classes
     assert m["f1"] == 0.0  # positive class REAL absent, predicted once: a false positive
     assert m["f1_macro"] == (0.0 + m["f1_fake"]) / 2
     perfect = detection_metrics([FAKE] * 3, [FAKE] * 3)
@@ -376,3 +377,31 @@ def test_embedding_model_loads_once_under_concurrent_first_calls(fake_loader):
     for thread in threads:
         thread.join()
     assert fake_loader == ["m"] and results == ["model:m"] * 8
+
+
+def test_balanced_accuracy_is_the_mean_of_the_two_class_accuracies_as_sklearn_computes_it():
+    from sklearn.metrics import balanced_accuracy_score
+
+    from fakevlm_tasks.metrics import balanced_accuracy
+
+    labels = [REAL] * 4 + [FAKE] * 6
+    verdicts = [REAL, REAL, FAKE, UNKNOWN, FAKE, FAKE, FAKE, REAL, UNKNOWN, FAKE]
+    # An unknown verdict is wrong for either class: give sklearn the other class for it.
+    answered = [v if v != UNKNOWN else (FAKE if y == REAL else REAL) for y, v in zip(labels, verdicts)]
+    expected = balanced_accuracy_score([y == REAL for y in labels], [v == REAL for v in answered])
+    assert balanced_accuracy(labels, verdicts) == pytest.approx(expected)
+    assert math.isnan(balanced_accuracy([FAKE] * 3, [FAKE] * 3))
+
+
+def test_loki_score_weights_each_category_by_its_fake_questions_by_hand():
+    from fakevlm_tasks.metrics import loki_score
+
+    # cat A: 2 fake questions (1 right), 2 real (2 right) -> bal 0.75, weight 2
+    # cat B: 4 fake questions (4 right), no real question -> bal = fake acc 1.0, weight 4
+    # cat C: real questions only -> not counted
+    labels = [FAKE, FAKE, REAL, REAL] + [FAKE] * 4 + [REAL, REAL]
+    correct = [True, False, True, True] + [True] * 4 + [False, False]
+    cats = ["A"] * 4 + ["B"] * 4 + ["C"] * 2
+    assert loki_score(labels, correct, cats) == pytest.approx((2 * 0.75 + 4 * 1.0) / 6)
+    # The global (real acc + fake acc) / 2 would say (5/6 + 2/4) / 2 = 0.667: a different number.
+    assert loki_score(labels, correct, cats) != pytest.approx((5 / 6 + 2 / 4) / 2)
