@@ -1,6 +1,6 @@
 """Miniature copies of the official annotation formats, written by tests into temp dirs.
 
-Each writer follows the format notes in ../shared/data/*/README.md and PROTOCOL.md, so
+Each writer follows docs/protocol.md ("Official data formats") and the task READMEs, so
 the preparers are tested on the same shapes as the real downloads.
 """
 

@@ -39,7 +39,7 @@ def test_the_readmes_real_imagenet_valid_spelling_is_accepted(tmp_path):
 
 
 def test_the_folder_table_has_3_real_and_30_fake_folders_in_12_families():
-    """As the authors' metrics_evaluation.py lists them (shared/data/dmimage's "33" counts all folders)."""
+    """As the authors' metrics_evaluation.py lists them (the "33 folders" sometimes quoted count the real ones too)."""
     assert len(dmimage.REAL_FOLDERS) == 3
     assert sum(len(f) for f in dmimage.FAMILIES.values()) == 30
     assert len(dmimage.FAMILIES) == 12

@@ -87,7 +87,7 @@ def test_an_unknown_verdict_counts_as_wrong_everywhere():
 
 
 def test_the_third_party_rerun_is_reproduced():
-    # PROTOCOL.md: fake->fake 3,168, fake->real 20, real->fake 48, real->real 1,760, and 4
+    # docs/protocol.md ("Detection"): fake->fake 3,168, fake->real 20, real->fake 48, real->real 1,760, and 4
     # undetermined fake answers (3,192 fakes in the test set).
     labels = [FAKE] * 3192 + [REAL] * 1808
     verdicts = [FAKE] * 3168 + [REAL] * 20 + [UNKNOWN] * 4 + [FAKE] * 48 + [REAL] * 1760

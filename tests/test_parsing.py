@@ -349,7 +349,7 @@ def test_robust_mode_is_the_default_and_never_falls_back():
 
 
 def official_rule(response: str) -> str | None:
-    """The official rule as PROTOCOL.md states it; None where it would call random.choice."""
+    """The official rule as docs/protocol.md ("The official rule") states it; None where it would call random.choice."""
     parts = response.split(".")
     first = parts[0].lower()
     if "real" in first:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 GIB = 2**30
 
-#: FakeClue train.json (PROTOCOL.md) and the paper's schedule (§4.3).
+#: FakeClue train.json (docs/protocol.md) and the paper's schedule (§4.3).
 FAKECLUE_TRAIN_RECORDS = 104_343
 EPOCHS = 2
 GPUS = 8

@@ -1,6 +1,6 @@
 """FakeClue conversation records -> token ids, loss labels and pixels, with bad records counted and skipped.
 
-A record (PROTOCOL.md) is ``{"image": relative path, "label": 1 real / 0 fake, "conversations":
+A record (docs/protocol.md) is ``{"image": relative path, "label": 1 real / 0 fake, "conversations":
 [{"from": "human", "value": "<image>Does the image looks real/fake?"}, {"from": "gpt", "value": answer}],
 "system_prompt": optional}``. It is rendered with the training template, by default
 ``fakevlm_model.prompts.TRAIN_TEMPLATE`` (``<s>USER: <image>\\n{question} ASSISTANT: {answer} </s>``):
