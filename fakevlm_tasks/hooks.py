@@ -22,6 +22,7 @@ import re
 from loguru import logger
 
 from fakevlm_tasks import metrics, sample
+from fakevlm_tasks.benchmarks import DETECTION_PROMPTS, prompted
 from fakevlm_tasks.data.common import read_prepared
 from fakevlm_tasks.parsing import FAKE, REAL, evidence_verdict, parse_verdict_detail, split_verdict_sentence
 
@@ -46,10 +47,6 @@ def prepared_docs(name: str):
     return process_docs
 
 
-fakeclue_process_docs = prepared_docs("fakeclue")
-loki_process_docs = prepared_docs("loki")
-loki_judgment_process_docs = prepared_docs("loki_judgment")
-
 
 def doc_to_visual(doc):
     """The doc's image as RGB. A missing or broken file raises an error naming the file."""
@@ -65,10 +62,8 @@ def doc_to_visual(doc):
         raise OSError(f"image of doc {doc.get('id')!r} cannot be decoded: {path} ({exc})") from exc
 
 
-def doc_to_text(doc, lmms_eval_specific_kwargs=None):
-    """``pre_prompt + question + post_prompt``; the per-model parts come from the task YAML."""
-    kw = lmms_eval_specific_kwargs or {}
-    return f"{kw.get('pre_prompt', '')}{doc['question']}{kw.get('post_prompt', '')}"
+#: The detection question with the prompt of the model's family (the template names the family per model).
+doc_to_text = prompted(DETECTION_PROMPTS)
 
 
 # ------------------------------------------------------------------ per-doc records
@@ -232,15 +227,6 @@ DETECTION_METRICS = (
     "acc_official_parser", "official_fallback_rate", "contradiction_rate",
     "rouge_l", "rouge_l_evidence", "css", "css_evidence", "css_encoder",
 )
-#: The per-category accuracies the template's tasks report (docs of other categories are still in acc).
-CATEGORY_METRICS = {
-    "fakeclue": tuple(f"acc_{c}" for c in ("animal", "deepfake", "doc", "human", "object", "satellite", "scene")),
-    "loki": tuple(f"acc_{c}" for c in ("animals", "doc", "medicine", "object", "person", "satellite", "sence")),
-}
-fakeclue_process_results = detection_results(DETECTION_METRICS + CATEGORY_METRICS["fakeclue"])
-loki_process_results = detection_results(DETECTION_METRICS + CATEGORY_METRICS["loki"])
-
-
 # --------------------------------------------------------------------- aggregations
 
 
@@ -546,13 +532,18 @@ def judgment_record(doc, results) -> dict:
     return record
 
 
-LOKI_JUDGMENT_METRICS = ("acc", "loki_score", "loki_score_robust_parser", "unknown_rate", "failed_rate") + tuple(
-    f"loki_score_{c}" for c in ("animals", "doc", "medicine", "object", "person", "satellite", "sence"))
+#: The metrics of a LOKI-style yes/no judgment task (per-category scores are added by its benchmark).
+LOKI_JUDGMENT_METRICS = ("acc", "loki_score", "loki_score_robust_parser", "unknown_rate", "failed_rate")
 
 
-def loki_judgment_process_results(doc, results):
-    record = judgment_record(doc, results)
-    return fan_out(record, record["loki"] == record["answer"], LOKI_JUDGMENT_METRICS)
+def judgment_results(metric_names: tuple[str, ...]):
+    """A ``process_results`` for LOKI-style yes/no judgment questions feeding ``metric_names``."""
+
+    def process_results(doc, results):
+        record = judgment_record(doc, results)
+        return fan_out(record, record["loki"] == record["answer"], metric_names)
+
+    return process_results
 
 
 def _loki(records, key) -> float | None:

@@ -22,9 +22,13 @@ class RegistrationError(RuntimeError):
 
 
 def _with_our_path(include_path):
+    """The user's include path, then our task folder and the benchmark folders on ``$FAKEVLM_BENCHMARKS``."""
+    from fakevlm_tasks.benchmarks import external_dirs
+
     paths = [] if include_path is None else [include_path] if isinstance(include_path, str) else list(include_path)
-    if str(TASKS_DIR) not in [str(p).rstrip("/") for p in paths]:
-        paths.append(str(TASKS_DIR))
+    for extra in (str(TASKS_DIR), *external_dirs()):
+        if extra.rstrip("/") not in [str(p).rstrip("/") for p in paths]:
+            paths.append(extra)
     return paths
 
 

@@ -7,7 +7,10 @@ from collections import Counter
 
 import pytest
 
-from fakevlm_tasks.data import cli, dmimage
+from fakevlm_tasks import benchmarks
+from fakevlm_tasks.data import cli
+
+dmimage = benchmarks.module("dmimage")
 from fakevlm_tasks.data.common import read_prepared
 from official_formats import png, write_dmimage
 

@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 from fakevlm_tasks import TASKS_DIR
-from fakevlm_tasks.data.common import DATA_DIR_ENV, FAKECLUE_QUESTION, PREPARE_COMMANDS, RECORDS_FILE
+from fakevlm_tasks import benchmarks
+from fakevlm_tasks.data.common import DATA_DIR_ENV, FAKECLUE_QUESTION, RECORDS_FILE
 
 YAMLS = sorted(TASKS_DIR.rglob("*.yaml"))
 
@@ -68,7 +69,7 @@ def synthetic_data(tmp_path_factory):
     image = root / "face.png"
     Image.new("RGB", (32, 32), (120, 90, 70)).save(image)
     docs = [_synthetic_doc(image, 0, "real"), _synthetic_doc(image, 1, "fake")]
-    for name in {*PREPARE_COMMANDS, "loki_judgment"}:
+    for name in {d for bench in benchmarks.discover().values() for d in bench.prepared_sets}:
         (root / name).mkdir()
         (root / name / RECORDS_FILE).write_text("".join(json.dumps(d) + "\n" for d in docs))
     old = os.environ.get(DATA_DIR_ENV)

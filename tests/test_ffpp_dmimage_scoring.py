@@ -7,9 +7,10 @@ import math
 import pytest
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
-from fakevlm_tasks import hooks, metrics
-from fakevlm_tasks import hooks_paper as hp
+from fakevlm_tasks import benchmarks, hooks, metrics
 from fakevlm_tasks.sample import Answer, VerdictScore
+
+ffpp, dmimage = benchmarks.module("ffpp"), benchmarks.module("dmimage")
 
 
 def ffpp_doc(i, category, video=None):
@@ -23,7 +24,7 @@ def ll_results(p_real_value):
 
 
 def record(doc, results):
-    return hp.ffpp_process_results(doc, results)["auc_avg"]
+    return ffpp.process_results(doc, results)["auc_avg"]
 
 
 # ------------------------------------------------------------------- verdict log-odds
@@ -94,14 +95,14 @@ def test_each_manipulation_auc_pools_its_fakes_with_all_reals_as_sklearn_does():
 
 def test_the_average_is_the_mean_of_the_four_manipulation_aucs():
     expected = sum(sklearn_auc(REAL_P, ps) for ps in FAKE_P.values()) / 4
-    assert hp.agg_auc_avg(ffpp_records()) == pytest.approx(expected)
+    assert ffpp.agg_auc_avg(ffpp_records()) == pytest.approx(expected)
 
 
 def test_a_manipulation_absent_from_the_data_has_no_auc_and_is_left_out_of_the_average():
     recs = [r for r in ffpp_records() if r["category"] != "FaceSwap"]
     assert hooks.agg_auc__FaceSwap(recs) is None
     expected = sum(sklearn_auc(REAL_P, FAKE_P[m]) for m in ("Deepfakes", "Face2Face", "NeuralTextures")) / 3
-    assert hp.agg_auc_avg(recs) == pytest.approx(expected)
+    assert ffpp.agg_auc_avg(recs) == pytest.approx(expected)
 
 
 def test_video_level_auc_scores_each_video_by_its_frames_mean_log_odds():
@@ -110,29 +111,29 @@ def test_video_level_auc_scores_each_video_by_its_frames_mean_log_odds():
     logit = lambda p: math.log(p / (1 - p))  # noqa: E731
     real = [(logit(0.9) + logit(0.2)) / 2, logit(0.6)]
     fake = [logit(0.7), logit(0.1)]
-    assert hp.agg_auc_video_avg(recs) == pytest.approx(sklearn_auc(real, fake))
+    assert ffpp.agg_auc_video_avg(recs) == pytest.approx(sklearn_auc(real, fake))
 
 
 def test_one_unscored_frame_withholds_every_auc_it_would_enter_and_says_why(caplog_loguru):
     recs = ffpp_records()
     recs[0] = record(ffpp_doc(0, "original"), [(float("-inf"), False)] * 2)
     assert hooks.agg_score_coverage(recs) == pytest.approx(100 * (len(recs) - 1) / len(recs))
-    assert hooks.agg_auc__Deepfakes(recs) is None and hp.agg_auc_avg(recs) is None
+    assert hooks.agg_auc__Deepfakes(recs) is None and ffpp.agg_auc_avg(recs) is None
     assert any("1 of" in m and "no verdict score" in m for m in caplog_loguru)
 
 
 def test_generation_tasks_read_the_verdict_score_carried_by_the_answer():
     doc = ffpp_doc(0, "Deepfakes")
     answer = Answer("This is a fake image.", verdict=VerdictScore(p_real=0.02, p_fake=0.18, step=3))
-    rec = hp.ffpp_gen_process_results(doc, [answer])["auc_avg"]
+    rec = ffpp.gen_process_results(doc, [answer])["auc_avg"]
     assert rec["verdict"] == "fake"
     assert rec["log_odds"] == pytest.approx(math.log(0.02 / 0.18))
     assert rec["p_real"] == pytest.approx(0.1)
 
 
 def test_a_plain_text_answer_has_no_score_and_no_auc_and_coverage_says_so():
-    recs = [hp.ffpp_gen_process_results(ffpp_doc(i, c), ["This is a fake image."])["auc_avg"] for i, c in enumerate(["original", "Deepfakes"])]
-    assert hp.agg_auc_avg(recs) is None and hooks.agg_auc__Deepfakes(recs) is None
+    recs = [ffpp.gen_process_results(ffpp_doc(i, c), ["This is a fake image."])["auc_avg"] for i, c in enumerate(["original", "Deepfakes"])]
+    assert ffpp.agg_auc_avg(recs) is None and hooks.agg_auc__Deepfakes(recs) is None
     assert hooks.agg_score_coverage(recs) == 0.0
     assert hooks.agg_acc(recs) == pytest.approx(50.0)
 
@@ -146,24 +147,24 @@ def dm_records(verdicts_by_folder):
     for (family, label), verdicts in verdicts_by_folder.items():
         for i, v in enumerate(verdicts):
             doc = {"id": f"{family}/{i}.png", "label": label, "category": family, "question": "Does the image looks real/fake?"}
-            recs.append(hp.dmimage_process_results(doc, [f"This is a {v} image." if v != "unknown" else "I cannot tell."])["acc"])
+            recs.append(dmimage.process_results(doc, [f"This is a {v} image." if v != "unknown" else "I cannot tell."])["acc"])
     return recs
 
 
 def test_table3_one_class_f1_takes_the_subsets_own_class_as_positive():
     # 1000 reals at 98.2% and 1000 fakes at 89.7%: Table 3's FakeVLM row gives F1 99.1 and 94.6.
     recs = dm_records({("real", "real"): ["real"] * 982 + ["fake"] * 18, ("ADM", "fake"): ["fake"] * 897 + ["real"] * 103})
-    assert hp.agg_real_acc(recs) == pytest.approx(98.2)
-    assert round(hp.agg_real_f1(recs), 1) == 99.1
-    assert hp.agg_fake_acc(recs) == pytest.approx(89.7)
-    assert round(hp.agg_fake_f1(recs), 1) == 94.6
+    assert dmimage.agg_real_acc(recs) == pytest.approx(98.2)
+    assert round(dmimage.agg_real_f1(recs), 1) == 99.1
+    assert dmimage.agg_fake_acc(recs) == pytest.approx(89.7)
+    assert round(dmimage.agg_fake_f1(recs), 1) == 94.6
 
 
 def test_an_unknown_answer_is_wrong_in_the_one_class_scores():
     recs = dm_records({("real", "real"): ["real", "unknown"], ("ADM", "fake"): ["fake", "unknown"]})
-    assert hp.agg_real_acc(recs) == pytest.approx(50.0)
-    assert hp.agg_real_f1(recs) == pytest.approx(100 * 2 / 3)
-    assert hp.agg_fake_f1(recs) == pytest.approx(100 * 2 / 3)
+    assert dmimage.agg_real_acc(recs) == pytest.approx(50.0)
+    assert dmimage.agg_real_f1(recs) == pytest.approx(100 * 2 / 3)
+    assert dmimage.agg_fake_f1(recs) == pytest.approx(100 * 2 / 3)
 
 
 def test_corvi_balanced_accuracy_pools_each_family_with_all_reals_and_averages_families():
@@ -175,6 +176,6 @@ def test_corvi_balanced_accuracy_pools_each_family_with_all_reals_and_averages_f
         fakes = spec[(family, "fake")]
         expected = 100 * balanced_accuracy_score([1] * len(reals) + [0] * len(fakes), [v == "real" for v in reals + fakes])
         assert per[family] == pytest.approx(expected)
-    assert hp.agg_balanced_acc_avg(recs) == pytest.approx((per["ADM"] + per["GLIDE"]) / 2)
+    assert dmimage.agg_balanced_acc_avg(recs) == pytest.approx((per["ADM"] + per["GLIDE"]) / 2)
     assert hooks.group_aggregation("fake_acc", "GLIDE")(recs) == pytest.approx(100.0)
-    assert hp.agg_auc_family_avg(recs) is None  # no verdict scores were published
+    assert dmimage.agg_auc_family_avg(recs) is None  # no verdict scores were published

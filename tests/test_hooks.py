@@ -6,13 +6,15 @@ import pytest
 
 from fakevlm_tasks import hooks, metrics
 
+process_results = hooks.detection_results(hooks.DETECTION_METRICS)
+
 
 def doc(i, label, reference=None, **extra):
     return {"id": f"d{i}", "label": label, "category": "scene", "question": "Does the image looks real/fake?", "reference": reference, **extra}
 
 
 def records(answers_and_docs):
-    return [hooks.fakeclue_process_results(d, [a]) for a, d in answers_and_docs]
+    return [process_results(d, [a]) for a, d in answers_and_docs]
 
 
 def aggregate(per_doc, metric):
@@ -20,7 +22,7 @@ def aggregate(per_doc, metric):
 
 
 def test_text_reaches_only_the_explanation_metrics():
-    out = hooks.fakeclue_process_results(doc(0, "fake", "This is a fake image. Seams."), ["This is a fake image. Blur."])
+    out = process_results(doc(0, "fake", "This is a fake image. Seams."), ["This is a fake image. Blur."])
     assert out["rouge_l"]["prediction"] == "This is a fake image. Blur." and out["css"]["reference"] == "This is a fake image. Seams."
     assert all("prediction" not in out[m] for m in hooks.DETECTION_METRICS if m not in hooks.EXPLANATION_METRICS)
     assert out["acc"]["verdict"] == "fake"

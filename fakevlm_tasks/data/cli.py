@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-from .common import DATA_DIR_ENV, DataError, data_root, status, write_prepared
+from fakevlm_tasks import benchmarks
 
-#: dataset name -> module with ``add_arguments(parser)`` and ``run(args) -> list[PrepareReport]``.
-PREPARERS = {
-    "fakeclue": "fakevlm_tasks.data.fakeclue",
-    "loki": "fakevlm_tasks.data.loki",
-    "ddvqa": "fakevlm_tasks.data.ddvqa",
-    "ffpp": "fakevlm_tasks.data.ffpp",
-    "dmimage": "fakevlm_tasks.data.dmimage",
-}
+from .common import DATA_DIR_ENV, DataError, data_root, status, write_prepared
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,14 +18,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     prep = sub.add_parser("prepare", help="prepare one dataset from its official files")
     datasets = prep.add_subparsers(dest="dataset", required=True)
-    for name, module in PREPARERS.items():
-        mod = importlib.import_module(module)
-        p = datasets.add_parser(name, help=(mod.__doc__ or "").strip().splitlines()[0])
-        mod.add_arguments(p)
+    for name, bench in benchmarks.discover().items():
+        module = benchmarks.module(name)
+        p = datasets.add_parser(name, help=(module.__doc__ or bench.title).strip().splitlines()[0])
+        bench.add_arguments(p)
         p.add_argument("--strict", action="store_true", help="fail if any record has to be skipped")
         p.add_argument("--no-image-check", action="store_true", help="do not open every image while preparing (faster; broken images then fail at evaluation)")
-        p.set_defaults(module=mod)
+        p.set_defaults(benchmark=bench)
     sub.add_parser("status", help="list the datasets and whether each is prepared")
+    new = sub.add_parser("new", help="scaffold a benchmark folder (benchmark.py, task YAML, README with its checklist)")
+    new.add_argument("name", help="the benchmark's name: lower case letters, digits and _")
+    new.add_argument("--dir", type=str, default=".", help="where to create the folder NAME/ [current folder]; put it on $FAKEVLM_BENCHMARKS")
     return parser
 
 
@@ -44,8 +39,18 @@ def main(argv=None) -> int:
         for name, state in status():
             print(f"  {name:<14} {state}")
         return 0
+    if args.command == "new":
+        from .scaffold import scaffold
+
+        try:
+            folder = scaffold(args.name, args.dir)
+        except (ValueError, FileExistsError) as exc:
+            print(f"fakevlm-data: error: {exc}", file=sys.stderr)
+            return 2
+        print(f"created {folder}: edit benchmark.py, then add its parent folder to ${benchmarks.BENCHMARKS_ENV}")
+        return 0
     try:
-        reports = args.module.run(args)
+        reports = args.benchmark.prepare(args)
         for report in reports:
             out = write_prepared(report, strict=args.strict)
             print(report.summary())

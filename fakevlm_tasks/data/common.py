@@ -20,6 +20,9 @@ DEFAULT_DATA_DIR = "~/.cache/fakevlm/data"
 RECORDS_FILE = "test.jsonl"
 MANIFEST_FILE = "manifest.json"
 
+#: Image files a preparer picks up from a folder.
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
 #: The question FakeVLM was trained and evaluated with (the data says "looks").
 FAKECLUE_QUESTION = "Does the image looks real/fake?"
 
@@ -35,18 +38,6 @@ class DataNotPreparedError(FileNotFoundError):
 def data_root() -> Path:
     """The prepared-data root, read from ``$FAKEVLM_DATA_DIR`` each time (default ``~/.cache/fakevlm/data``)."""
     return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR).expanduser()
-
-
-#: How to prepare each dataset, quoted in errors when a task finds nothing prepared.
-PREPARE_COMMANDS = {
-    "fakeclue": "fakevlm-data prepare fakeclue --annotations <FakeClue>/data_json/test.json --images <unzipped FakeClue test images>",
-    "loki": "fakevlm-data prepare loki --annotations <dir with true_or_false.json and open_ended_vqa.json> --images <LOKI root containing media_data/>",
-    # loki_judgment is written by the same preparation as loki.
-    "loki_judgment": "fakevlm-data prepare loki --annotations <dir with true_or_false.json and open_ended_vqa.json> --images <LOKI root containing media_data/>",
-    "ddvqa": "fakevlm-data prepare ddvqa --annotations <DD-VQA DQ_FF++ folder> --images <FF++ frames root>",
-    "ffpp": "fakevlm-data prepare ffpp --source <FF++ root with extracted frames>",
-    "dmimage": "fakevlm-data prepare dmimage --source <DMimage test root, one folder per source>",
-}
 
 
 @dataclass
@@ -146,7 +137,9 @@ def read_prepared(name: str) -> list[dict]:
     """Load a prepared dataset's records, or say exactly how to prepare it."""
     path = data_root() / name / RECORDS_FILE
     if not path.is_file():
-        command = PREPARE_COMMANDS.get(name, f"fakevlm-data prepare {name} ...")
+        from fakevlm_tasks.benchmarks import prepare_command
+
+        command = prepare_command(name)
         raise DataNotPreparedError(
             f"The '{name}' data is not prepared: no {path}.\n"
             f"Prepare it with:\n  {command}\n"
@@ -158,8 +151,10 @@ def read_prepared(name: str) -> list[dict]:
 
 def status() -> list[tuple[str, str]]:
     """(dataset, state) for every known dataset: prepared with counts, or the command to run."""
+    from fakevlm_tasks.benchmarks import discover
+
     rows = []
-    for name in PREPARE_COMMANDS:
+    for name in [d for bench in discover().values() for d in bench.prepared_sets]:
         manifest = data_root() / name / MANIFEST_FILE
         if manifest.is_file():
             m = json.loads(manifest.read_text(encoding="utf-8"))

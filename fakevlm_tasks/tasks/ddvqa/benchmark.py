@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import ffpp
-from .common import DataError, PrepareReport, check_image, load_json
+from fakevlm_tasks import benchmarks
+from fakevlm_tasks.data.common import DataError, PrepareReport, check_image, load_json
+
+ffpp = benchmarks.module("ffpp")  # DD-VQA's questions are about FF++ videos: its frame layout is FF++'s
 
 #: DD-VQA's manipulation ids -> FF++ method folder (None: the original, real video).
 MANIPULATIONS = {"0": "Deepfakes", "1": "Face2Face", "2": "FaceShifter", "3": "FaceSwap", "5": None, "6": "NeuralTextures"}
@@ -144,3 +146,64 @@ def add_arguments(parser) -> None:
 
 def run(args) -> list[PrepareReport]:
     return [prepare(args.annotations, args.images, args.split, compression=args.compression, check_images=not args.no_image_check)]
+
+
+# ------------------------------------------------------------------ the declaration
+
+from fakevlm_tasks import hooks  # noqa: E402 - the preparer above needs no lmms-eval glue
+from fakevlm_tasks.benchmarks import Benchmark, PaperRows, prompted  # noqa: E402
+
+#: The categories of DD-VQA's docs: the FF++ manipulation of the video, or "original".
+CATEGORIES = ("Deepfakes", "Face2Face", "FaceShifter", "FaceSwap", "NeuralTextures", ffpp.REAL_CATEGORY)
+METRICS = hooks.DETECTION_METRICS + tuple(f"acc_{c.lower()}" for c in CATEGORIES)
+
+process_docs = hooks.prepared_docs("ddvqa")
+#: DD-VQA asks about one part of the face ("Do the person's eyes look real/fake?"), so a general
+#: model is asked for the part's verdict first, as the annotators answered.
+doc_to_text = prompted({
+    "fakevlm": "",
+    "general": " Say first whether it looks real or fake, then explain the visual evidence.",
+    "api": " Say first whether it looks real or fake, then explain the visual evidence. You must choose one of the two; if you are unsure, give your best guess.",
+})
+process_results = hooks.detection_results(METRICS)
+
+
+def write_miniature(root: Path) -> list[str]:
+    """One fake and one real FF++ video with a DD-VQA question each, and their frames."""
+    import json
+
+    from PIL import Image
+
+    question = "Does the image looks real/fake?"
+    for fname, key, answer in (("Deepfakes", "0_001_002", "The image looks fake. The jaw has seams."),
+                               ("Original", "5_001", "The image looks real. The lighting is natural.")):
+        folder = root / "DQ_FF++" / SPLITS["test"] / fname
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{fname}.json").write_text(json.dumps({key: {"0": {"question": question, "answer": [answer]}}}), encoding="utf-8")
+    for method, video in (("Deepfakes", "001_002"), (None, "001")):
+        base = root / "frames" / ("original_sequences/youtube" if method is None else f"manipulated_sequences/{method}")
+        (base / ffpp.DEFAULT_COMPRESSION / "images" / video).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8), (40 if method else 200, 90, 90)).save(base / ffpp.DEFAULT_COMPRESSION / "images" / video / "0000.png")
+    return ["--annotations", str(root / "DQ_FF++"), "--images", str(root / "frames")]
+
+
+BENCHMARK = Benchmark(
+    name="ddvqa",
+    title="DD-VQA",
+    prepare=run,
+    add_arguments=add_arguments,
+    prepare_hint="--annotations <DD-VQA DQ_FF++ folder> --images <FF++ frames root>",
+    tasks=("ddvqa",),
+    headline={"ddvqa": ("acc", "f1", "rouge_l", "css")},
+    paper=(PaperRows("Table 4", {
+        model: {k: v for k, v in zip(("acc", "f1", "rouge_l", "css"), vals) if v is not None}
+        for model, vals in {
+            "InternVL2-8B": (56.9, 53.1, 14.3, 51.1), "InternVL2-40B": (52.5, 57.7, 22.2, 54.5),
+            "Qwen2-VL-7B": (45.7, 58.9, 26.6, 56.5), "Qwen2-VL-72B": (59.5, 57.9, 20.5, 56.6),
+            "GPT-4o (2024-08-06)": (53.2, 31.7, 13.0, 42.7), "Common-DF-T": (83.7, 87.6, 57.7, None),
+            "Common-DF-I": (84.9, 88.4, 58.8, None), "Common-DF-TI": (87.5, 90.1, 60.9, None),
+            "FakeVLM": (93.2, 93.1, 70.4, 86.6),
+        }.items()
+    }),),
+    write_miniature=write_miniature,
+)

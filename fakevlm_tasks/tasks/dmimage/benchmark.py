@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import FAKECLUE_QUESTION, DataError, PrepareReport, check_image
-from .ffpp import IMAGE_SUFFIXES
+from fakevlm_tasks.data.common import FAKECLUE_QUESTION, IMAGE_SUFFIXES, DataError, PrepareReport, check_image
 
 REAL_FOLDERS = ("real_coco_valid", "real_imagenet_val", "real_ucid")
 #: The README's tree writes ``real_imagenet_valid``; the scoring script reads ``real_imagenet_val``.
@@ -118,3 +117,97 @@ def run(args) -> list[PrepareReport]:
     if missing:
         print(f"dmimage: {len(missing)} of DMimage's {len(FOLDER_FAMILY)} folders are absent from {args.source}: {', '.join(missing)}")
     return [report]
+
+
+# ------------------------------------------------------------------ the declaration
+
+import re  # noqa: E402
+
+from fakevlm_tasks import hooks, metrics  # noqa: E402 - the preparer above needs no lmms-eval glue
+from fakevlm_tasks.benchmarks import DETECTION_PROMPTS, Benchmark, PaperRows, prompted  # noqa: E402
+from fakevlm_tasks.parsing import FAKE, REAL  # noqa: E402
+
+#: Metric-name slugs of the 12 generator families ("Taming Transformers" -> "tamingtransformers").
+SLUGS = {family: re.sub(r"[^a-z0-9]", "", family.lower()) for family in FAMILIES}
+METRICS = (("real_acc", "real_f1", "fake_acc", "fake_f1") + hooks.DETECTION_METRICS[:8]
+           + ("balanced_acc_avg", "auc_avg", "score_coverage")
+           + tuple(f"bacc_{s}" for s in SLUGS.values()) + tuple(f"auc_{s}" for s in SLUGS.values()))
+
+process_docs = hooks.prepared_docs("dmimage")
+doc_to_text = prompted(DETECTION_PROMPTS)
+process_results = hooks.detection_results(METRICS)
+
+
+def _one_class(records, label: str, key: str):
+    """Acc or F1 on the images of one class; F1 takes that class as positive (Table 3: F1 = 2r / (1 + r))."""
+    subset = [r for r in records if r["label"] == label]
+    if not subset:
+        return None
+    m = metrics.detection_metrics([r["label"] for r in subset], [r["verdict"] for r in subset])
+    if key == "acc":
+        return hooks.pct(m["accuracy"])
+    return hooks.pct(m["f1_real"] if label == REAL else m["f1_fake"])
+
+
+def agg_real_acc(records):
+    return _one_class(records, REAL, "acc")
+
+
+def agg_real_f1(records):
+    return _one_class(records, REAL, "f1")
+
+
+def agg_fake_acc(records):
+    return _one_class(records, FAKE, "acc")
+
+
+def agg_fake_f1(records):
+    return _one_class(records, FAKE, "f1")
+
+
+def agg_balanced_acc_avg(records):
+    """Corvi et al.'s AVR of balanced accuracy over generator families, each pooled with all reals."""
+    return hooks.balanced_acc_avg(records)
+
+
+def agg_auc_family_avg(records):
+    """Corvi et al.'s AVR of AUC over families; None (logged) unless every doc has a verdict score."""
+    return hooks.auc_avg(records)
+
+
+def write_miniature(root: Path) -> list[str]:
+    """Two real and two fake folders of DMimage's test root, two images each."""
+    from PIL import Image
+
+    for k, folder in enumerate(("real_coco_valid", "real_ucid", "biggan_256", "dalle_2")):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for i in range(2):
+            Image.new("RGB", (8, 8), (200 if k < 2 else 40, 30 * i, 90)).save(root / folder / f"{i}.png")
+    return ["--source", str(root)]
+
+
+def _table3(real, fake, overall):
+    return dict(zip(("real_acc", "real_f1", "fake_acc", "fake_f1", "acc", "f1"), (*real, *fake, *overall)))
+
+
+BENCHMARK = Benchmark(
+    name="dmimage",
+    title="DMimage",
+    prepare=run,
+    add_arguments=add_arguments,
+    prepare_hint="--source <DMimage test root, one folder per source>",
+    tasks=("dmimage",),
+    headline={"dmimage": ("real_acc", "real_f1", "fake_acc", "fake_f1", "acc", "f1")},
+    labels={"real_acc": "Real Acc", "real_f1": "Real F1", "fake_acc": "Fake Acc", "fake_f1": "Fake F1"},
+    paper=(PaperRows("Table 3", {
+        "CNNSpot": _table3((87.8, 88.4), (28.4, 44.2), (40.6, 43.3)),
+        "UnivFD": _table3((89.4, 88.3), (44.9, 61.2), (53.9, 60.7)),
+        "Gram-Net": _table3((62.8, 54.1), (78.8, 88.1), (67.4, 79.4)),
+        "Fusing": _table3((87.7, 86.1), (15.5, 27.2), (40.4, 36.5)),
+        "LNP": _table3((63.1, 67.4), (56.9, 72.5), (58.2, 68.3)),
+        "AntifakePrompt": _table3((91.3, 92.5), (89.3, 91.2), (90.6, 91.2)),
+        "SIDA": _table3((92.9, 93.1), (90.7, 91.0), (91.8, 92.4)),
+        "FakeVLM": _table3((98.2, 99.1), (89.7, 94.6), (94.0, 94.3)),
+    }),),
+    write_miniature=write_miniature,
+)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import FAKECLUE_QUESTION, DataError, PrepareReport, check_image, load_json
+from fakevlm_tasks.data.common import FAKECLUE_QUESTION, DataError, PrepareReport, check_image, load_json
 
 LABELS = {1: "real", 0: "fake"}
 
@@ -82,3 +82,67 @@ def add_arguments(parser) -> None:
 
 def run(args) -> list[PrepareReport]:
     return [prepare(args.annotations, args.images, check_images=not args.no_image_check)]
+
+
+# ------------------------------------------------------------------ the declaration
+
+from fakevlm_tasks import hooks  # noqa: E402 - the preparer above needs no lmms-eval glue
+from fakevlm_tasks.benchmarks import DETECTION_PROMPTS, Benchmark, PaperRows, prompted  # noqa: E402
+
+CATEGORIES = ("animal", "deepfake", "doc", "human", "object", "satellite", "scene")
+METRICS = hooks.DETECTION_METRICS + tuple(f"acc_{c}" for c in CATEGORIES)
+
+process_docs = hooks.prepared_docs("fakeclue")
+doc_to_text = prompted(DETECTION_PROMPTS)
+process_results = hooks.detection_results(METRICS)
+
+
+def write_miniature(root: Path) -> list[str]:
+    """A two-record FakeClue ``test.json`` and its images under ``root``; returns the prepare arguments."""
+    import json
+
+    from PIL import Image
+
+    records = []
+    for i, (label, cate) in enumerate(((1, "animal"), (0, "doc"))):
+        image = f"{cate}/{'real' if label else 'fake'}/{i}.png"
+        (root / "images" / image).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8), (40 + 150 * label, 90, 90)).save(root / "images" / image)
+        verdict = "This is a real image." if label else "This is a fake image."
+        records.append({"image": image, "label": label, "cate": cate, "width": 8, "height": 8, "conversations": [
+            {"from": "human", "value": "<image>" + FAKECLUE_QUESTION}, {"from": "gpt", "value": f"{verdict} The texture is consistent."}]})
+    (root / "test.json").write_text(json.dumps(records), encoding="utf-8")
+    return ["--annotations", str(root / "test.json"), "--images", str(root / "images")]
+
+
+def _table2(acc, f1, rouge_l, css):
+    return {k: v for k, v in (("acc", acc), ("f1", f1), ("rouge_l", rouge_l), ("css", css)) if v is not None}
+
+
+BENCHMARK = Benchmark(
+    name="fakeclue",
+    title="FakeClue",
+    prepare=run,
+    add_arguments=add_arguments,
+    prepare_hint="--annotations <FakeClue>/data_json/test.json --images <unzipped FakeClue test images>",
+    tasks=("fakeclue",),
+    headline={"fakeclue": ("acc", "f1", "rouge_l", "css")},
+    paper=(PaperRows("Table 2", {
+        "Deepseek-VL2-small": _table2(40.4, 54.2, 17.1, 50.4),
+        "Deepseek-VL2": _table2(47.5, 54.1, 17.2, 50.5),
+        "InternVL2-8B": _table2(50.6, 49.0, 18.0, 58.1),
+        "InternVL2-40B": _table2(50.7, 46.3, 17.6, 55.2),
+        "Qwen2-VL-7B": _table2(45.7, 59.2, 26.6, 56.5),
+        "Qwen2-VL-72B": _table2(57.8, 56.5, 17.5, 54.4),
+        "GPT-4o (2024-08-06)": _table2(47.4, 42.0, 13.4, 40.7),
+        "CNNSpot": _table2(43.1, 9.8, None, None),
+        "FreqNet": _table2(48.7, 39.3, None, None),
+        "Fatformer": _table2(54.5, 45.1, None, None),
+        "UnivFD": _table2(63.1, 46.8, None, None),
+        "AIDE (trained on FakeClue)": _table2(85.9, 94.5, None, None),
+        "NPR (trained on FakeClue)": _table2(90.2, 91.6, None, None),
+        "FakeVLM": _table2(98.6, 98.1, 58.0, 87.7),
+    }),),
+    variants={"fakeclue": ("jpeg50", "resize50", "blur2", "noise10", "grey", "lowpass", "highpass")},
+    write_miniature=write_miniature,
+)

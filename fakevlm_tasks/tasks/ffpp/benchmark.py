@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .common import FAKECLUE_QUESTION, DataError, PrepareReport, check_image, load_json
+from fakevlm_tasks.data.common import FAKECLUE_QUESTION, IMAGE_SUFFIXES, DataError, PrepareReport, check_image, load_json
 
 #: The four manipulations of FakeVLM's Table 5, in its column order.
 METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
@@ -27,9 +27,8 @@ ALL_METHODS = METHODS + ("FaceShifter",)
 REAL_CATEGORY = "original"
 DEFAULT_FRAMES_PER_VIDEO = 32
 DEFAULT_COMPRESSION = "c23"
-SPLITS_DIR = Path(__file__).resolve().parent / "splits" / "ffpp"
+SPLITS_DIR = Path(__file__).resolve().parent / "splits"
 FRAME_FOLDERS = ("images", "frames")
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 _VIDEO_ID = re.compile(r"^\d{3}$")
 
 
@@ -182,3 +181,72 @@ def run(args) -> list[PrepareReport]:
     if report.sources["videos_with_fewer_frames"]:
         print(f"ffpp: {len(report.sources['videos_with_fewer_frames'])} videos have fewer than {args.frames_per_video} frames; all their frames are used (listed in manifest.json)")
     return [report]
+
+
+# ------------------------------------------------------------------ the declaration
+
+from fakevlm_tasks import hooks  # noqa: E402 - the preparer above needs no lmms-eval glue
+from fakevlm_tasks.benchmarks import DETECTION_PROMPTS, Benchmark, PaperRows, prompted  # noqa: E402
+
+#: The two continuations of the ``ffpp`` task, scored after the question (target delimiter " ").
+VERDICT_CHOICES = ("This is a real", "This is a fake")
+_AUC_PER_METHOD = tuple(f"auc_{m.lower()}" for m in METHODS)
+METRICS = ("auc_avg", "auc_video_avg", "acc", "f1", "failed_rate", "score_coverage") + _AUC_PER_METHOD
+GEN_METRICS = hooks.DETECTION_METRICS[:8] + ("auc_avg", "auc_video_avg", "score_coverage") + _AUC_PER_METHOD
+
+process_docs = hooks.prepared_docs("ffpp")
+doc_to_text = prompted(DETECTION_PROMPTS)
+process_results = hooks.loglikelihood_results(METRICS)
+gen_process_results = hooks.detection_results(GEN_METRICS)
+
+
+def doc_to_choice(doc):
+    return list(VERDICT_CHOICES)
+
+
+def agg_auc_avg(records):
+    """Table 5's "Average": the mean of the per-manipulation AUCs (frame level), each pooled with all reals."""
+    return hooks.auc_avg(records, METHODS)
+
+
+def agg_auc_video_avg(records):
+    """The same average with each video scored by the mean log-odds of its frames."""
+    return hooks.auc_video_avg(records, METHODS)
+
+
+def write_miniature(root: Path) -> list[str]:
+    """One test pair of FF++ videos (two originals, their four manipulations), two frames each."""
+    import json
+
+    from PIL import Image
+
+    for method, videos in ((None, ("001", "002")), *((m, ("001_002", "002_001")) for m in METHODS)):
+        for v, video in enumerate(videos):
+            base = root / "original_sequences" / "youtube" if method is None else root / "manipulated_sequences" / method
+            folder = base / DEFAULT_COMPRESSION / "images" / video
+            folder.mkdir(parents=True, exist_ok=True)
+            for f in range(2):
+                Image.new("RGB", (8, 8), (200 - 150 * (method is not None), 40 * v + f, 90)).save(folder / f"{f:04d}.png")
+    (root / "split.json").write_text(json.dumps([["001", "002"]]), encoding="ascii")
+    return ["--source", str(root), "--split", str(root / "split.json"), "--frames-per-video", "2"]
+
+
+BENCHMARK = Benchmark(
+    name="ffpp",
+    title="FF++",
+    prepare=run,
+    add_arguments=add_arguments,
+    prepare_hint="--source <FF++ root with extracted frames>",
+    tasks=("ffpp", "ffpp_gen"),
+    headline={"ffpp": ("auc_avg", *_AUC_PER_METHOD), "ffpp_gen": ("acc", "auc_avg")},
+    labels={"auc_avg": "AUC avg", **{f"auc_{m.lower()}": f"AUC {m}" for m in METHODS}},
+    paper=(PaperRows("Table 5", {
+        model: dict(zip(("auc_deepfakes", "auc_face2face", "auc_faceswap", "auc_neuraltextures", "auc_avg"), vals))
+        for model, vals in {
+            "FWA": (92.1, 90.0, 88.4, 81.2, 87.7), "Face X-ray": (97.9, 98.7, 98.7, 92.9, 95.9),
+            "SRM": (97.3, 97.0, 97.4, 93.0, 95.8), "CDFA": (99.9, 86.9, 93.3, 80.7, 90.2),
+            "FakeVLM": (97.2, 96.0, 96.8, 95.0, 96.3),
+        }.items()
+    }),),
+    write_miniature=write_miniature,
+)

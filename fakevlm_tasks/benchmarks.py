@@ -1,0 +1,211 @@
+"""Benchmarks are folders: discovery of every ``benchmark.py`` and the declaration each one makes.
+
+A benchmark folder holds its task YAML(s), a README and one ``benchmark.py`` that sets
+``BENCHMARK = Benchmark(...)``: how to prepare the official download, its prompts, its
+headline metrics, the paper's numbers, the robustness variants it wants, and a
+miniature writer of its official format for tests. Everything central (``fakevlm-data``,
+the "not prepared" errors, the leaderboard, the generic tests, the variants) reads these
+declarations, so a new benchmark edits no file outside its folder.
+
+Where benchmarks are found, in this order (a later folder with the same name is an error):
+
+* the built-in folders under ``fakevlm_tasks/tasks/``;
+* every folder on ``$FAKEVLM_BENCHMARKS`` (``os.pathsep``-separated): a folder holding a
+  ``benchmark.py`` is one benchmark, and each sub-folder holding one is another. These
+  folders are also added to lmms-eval's task index (``fakevlm_tasks.registration``), so
+  ``lmms-eval --tasks <your task>`` finds them without ``--include_path``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from fakevlm_tasks import TASKS_DIR
+
+BENCHMARKS_ENV = "FAKEVLM_BENCHMARKS"
+MODULE_FILE = "benchmark.py"
+
+#: The detection question's prompt suffix per model family (``family`` in the template's
+#: ``lmms_eval_specific_kwargs``). FakeVLM is asked exactly what it was trained on; a
+#: general model gets the answer form the parser reads best: the verdict sentence first,
+#: then the evidence that ROUGE-L and CSS compare with the reference explanation; an API
+#: model, which hedges or refuses more, is also told to choose.
+DETECTION_PROMPTS = {
+    "fakevlm": "",
+    "general": " Start your answer with \"This is a real image.\" or \"This is a fake image.\", then explain the visual evidence for your verdict.",
+    "api": " Start your answer with \"This is a real image.\" or \"This is a fake image.\", then explain the visual evidence for your verdict. You must choose one of the two; if you are unsure, give your best guess.",
+}
+
+
+@dataclass(frozen=True)
+class PaperRows:
+    """Numbers a paper reports for this benchmark: ``rows[model][metric]`` (x100), from ``table``."""
+
+    table: str
+    rows: Mapping[str, Mapping[str, float]]
+    task: str | None = None  # which of the benchmark's tasks the numbers are comparable with; default: its first
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """What only Python can say about one benchmark (the YAML says the rest).
+
+    ``prepare(args) -> list[PrepareReport]`` reads the official download with the options
+    ``add_arguments(parser)`` defines; ``prepare_hint`` is the command line shown when a
+    task finds nothing prepared. ``datasets``: the prepared sets it writes (default: its
+    name). ``tasks``: the lmms-eval tasks its YAMLs define. ``headline``: per task, the
+    metrics a leaderboard shows first. ``labels``: display names of metrics. ``prompts``:
+    the question's suffix per model family (default :data:`DETECTION_PROMPTS`).
+    ``variants``: perturbation names (``fakevlm_tasks.perturb.PERTURBATIONS``) to generate
+    variant tasks for, per task. ``write_miniature(root) -> argv``: writes a tiny copy of
+    the official format under ``root`` and returns the ``fakevlm-data prepare <name>``
+    arguments that prepare it (the generic tests run it).
+    """
+
+    name: str
+    title: str
+    prepare: Callable[[argparse.Namespace], list]
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    prepare_hint: str
+    tasks: tuple[str, ...]
+    headline: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    datasets: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    prompts: Mapping[str, str] = field(default_factory=lambda: dict(DETECTION_PROMPTS))
+    paper: tuple[PaperRows, ...] = ()
+    variants: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    write_miniature: Callable[[Path], list[str]] | None = None
+    folder: Path | None = None  # set by discovery
+
+    @property
+    def prepared_sets(self) -> tuple[str, ...]:
+        return self.datasets or (self.name,)
+
+    def prepare_command(self) -> str:
+        return f"fakevlm-data prepare {self.name} {self.prepare_hint}".rstrip()
+
+
+class BenchmarkError(ValueError):
+    """A benchmark folder cannot be used; the message names the folder and what is wrong."""
+
+
+def benchmark_dirs() -> list[Path]:
+    """Every benchmark folder: the built-in ones, then those under ``$FAKEVLM_BENCHMARKS`` (read now)."""
+    roots = [TASKS_DIR] + [Path(p).expanduser() for p in os.environ.get(BENCHMARKS_ENV, "").split(os.pathsep) if p]
+    found = []
+    for root in roots:
+        if not root.is_dir():
+            raise BenchmarkError(f"${BENCHMARKS_ENV} names {root}, which is not a folder")
+        if (root / MODULE_FILE).is_file():
+            found.append(root)
+        found += sorted(d for d in root.iterdir() if d.is_dir() and (d / MODULE_FILE).is_file())
+    return found
+
+
+def external_dirs() -> list[str]:
+    """The folders on ``$FAKEVLM_BENCHMARKS``, for lmms-eval's task index."""
+    return [str(Path(p).expanduser()) for p in os.environ.get(BENCHMARKS_ENV, "").split(os.pathsep) if p]
+
+
+def _load_module(folder: Path) -> ModuleType:
+    name = f"fakevlm_benchmark_{abs(hash(str(folder.resolve())))}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, folder / MODULE_FILE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def discover() -> dict[str, Benchmark]:
+    """{name: Benchmark} for every benchmark folder, in discovery order."""
+    out: dict[str, Benchmark] = {}
+    for folder in benchmark_dirs():
+        module = _load_module(folder)
+        bench = getattr(module, "BENCHMARK", None)
+        if not isinstance(bench, Benchmark):
+            raise BenchmarkError(f"{folder / MODULE_FILE} defines no BENCHMARK = Benchmark(...)")
+        if bench.name in out:
+            raise BenchmarkError(f"two benchmark folders are named {bench.name!r}: {out[bench.name].folder} and {folder}")
+        out[bench.name] = _with_folder(bench, folder)
+    return out
+
+
+def _with_folder(bench: Benchmark, folder: Path) -> Benchmark:
+    from dataclasses import replace
+
+    return replace(bench, folder=folder)
+
+
+def get(name: str) -> Benchmark:
+    """One benchmark by name; the error lists the known ones."""
+    known = discover()
+    if name not in known:
+        raise BenchmarkError(f"no benchmark {name!r}; known: {', '.join(known)}")
+    return known[name]
+
+
+def module(name: str) -> ModuleType:
+    """The ``benchmark.py`` module of a benchmark (one benchmark may build on another's layout).
+
+    Found by its folder's name first, so that a benchmark module may call this while it is
+    itself being discovered.
+    """
+    for folder in benchmark_dirs():
+        if folder.name == name:
+            return _load_module(folder)
+    return _load_module(get(name).folder)
+
+
+def prepare_command(dataset: str) -> str:
+    """The command that writes the prepared set ``dataset``, for "not prepared" errors."""
+    try:
+        for bench in discover().values():
+            if dataset in bench.prepared_sets:
+                return bench.prepare_command()
+    except Exception:  # a broken user folder must not hide the real error
+        pass
+    return f"fakevlm-data prepare {dataset} ..."
+
+
+def task_benchmark(task: str) -> Benchmark | None:
+    """The benchmark that defines lmms-eval task ``task`` (variants included), or None."""
+    from fakevlm_tasks.perturb import split_task_name
+
+    base, _ = split_task_name(task)
+    for bench in discover().values():
+        if task in bench.tasks or base in bench.tasks:
+            return bench
+    return None
+
+
+# --------------------------------------------------------------------- hooks for benchmark.py
+
+
+def prompted(prompts: Mapping[str, str]):
+    """A ``doc_to_text`` hook: the doc's question plus the suffix of the model's family.
+
+    The family comes from the template's ``lmms_eval_specific_kwargs`` (``family:`` per
+    lmms-eval model name, ``general`` for a model it does not list); ``pre_prompt`` and
+    ``post_prompt`` given there are kept around it, as lmms-eval's own tasks do.
+    """
+
+    def doc_to_text(doc, lmms_eval_specific_kwargs=None):
+        kw = lmms_eval_specific_kwargs or {}
+        family = kw.get("family") or "general"
+        suffix = prompts.get(family, prompts.get("general", ""))
+        return f"{kw.get('pre_prompt', '')}{doc['question']}{suffix}{kw.get('post_prompt', '')}"
+
+    return doc_to_text
