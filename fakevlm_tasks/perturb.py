@@ -3,8 +3,9 @@
 Each perturbation is a pure function of the image (and, for noise, of the doc id), so a
 variant task such as ``fakeclue_jpeg50`` shows every model exactly the same pixels on
 every run. The controls (``grey``, ``lowpass``, ``highpass``) ask how much of a score
-comes from the image at all and from which part of its spectrum. The variant YAMLs in
-``tasks/robustness/`` name the ``doc_to_visual`` hooks
+comes from the image at all and from which part of its spectrum. The variant YAMLs that
+:mod:`fakevlm_tasks.variants` generates into each benchmark's ``variants/`` name the
+``doc_to_visual`` hooks
 defined at the bottom of this module; :data:`PERTURBATIONS` lists them by task suffix.
 """
 
