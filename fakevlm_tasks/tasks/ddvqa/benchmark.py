@@ -175,11 +175,12 @@ def write_miniature(root: Path) -> list[str]:
     from PIL import Image
 
     question = "Does the image looks real/fake?"
-    for fname, key, answer in (("Deepfakes", "0_001_002", "The image looks fake. The jaw has seams."),
-                               ("Original", "5_001", "The image looks real. The lighting is natural.")):
+    entries = {"Deepfakes": {"0_001_002": {"0": {"question": question, "answer": ["The image looks fake. The jaw has seams."]}}},
+               "Original": {"5_001": {"0": {"question": question, "answer": ["The image looks real. The lighting is natural."]}}}}
+    for fname in FILES:  # every annotation file must exist; the others hold no video here
         folder = root / "DQ_FF++" / SPLITS["test"] / fname
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{fname}.json").write_text(json.dumps({key: {"0": {"question": question, "answer": [answer]}}}), encoding="utf-8")
+        (folder / f"{fname}.json").write_text(json.dumps(entries.get(fname, {})), encoding="utf-8")
     for method, video in (("Deepfakes", "001_002"), (None, "001")):
         base = root / "frames" / ("original_sequences/youtube" if method is None else f"manipulated_sequences/{method}")
         (base / ffpp.DEFAULT_COMPRESSION / "images" / video).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,98 @@
+"""Benchmarks as folders: discovery, every declaration's contract, the scaffold, and the central tools that read them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fakevlm_tasks import benchmarks
+from fakevlm_tasks.data import cli
+from fakevlm_tasks.data.common import DataNotPreparedError, read_prepared
+from lmms_runs import data_dir
+
+BUILT_IN = sorted(benchmarks.discover())
+
+
+def test_the_built_in_benchmarks_are_discovered_from_their_folders():
+    assert BUILT_IN == ["ddvqa", "dmimage", "fakeclue", "ffpp", "loki"]
+    for name, bench in benchmarks.discover().items():
+        assert bench.folder.name == name and (bench.folder / "README.md").is_file()
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_every_declared_task_has_a_yaml_in_its_folder_and_headline_metrics_it_reports(name):
+    from lmms_eval.utils import load_yaml_config
+
+    bench = benchmarks.get(name)
+    configs = {}
+    for path in bench.folder.glob("*.yaml"):
+        cfg = load_yaml_config(yaml_path=str(path), mode="simple")
+        configs[cfg["task"]] = cfg
+    assert set(bench.tasks) <= set(configs), f"{name}: tasks without a YAML"
+    for task, headline in bench.headline.items():
+        listed = {m["metric"] for m in configs[task]["metric_list"]}
+        assert set(headline) <= listed, f"{task}: headline metrics it does not report: {set(headline) - listed}"
+    for paper in bench.paper:
+        assert (paper.task or bench.tasks[0]) in bench.tasks
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_every_benchmark_prepares_its_own_miniature_through_fakevlm_data(name, tmp_path):
+    bench = benchmarks.get(name)
+    argv = bench.write_miniature(tmp_path / "download")
+    with data_dir(tmp_path / "prepared"):
+        assert cli.main(["prepare", name, *argv, "--strict"]) == 0
+        for dataset in bench.prepared_sets:
+            assert read_prepared(dataset), dataset
+
+
+def test_an_unprepared_set_names_the_command_its_benchmark_declares(tmp_path):
+    with data_dir(tmp_path), pytest.raises(DataNotPreparedError, match="fakevlm-data prepare loki --annotations"):
+        read_prepared("loki_judgment")
+
+
+def test_fakevlm_data_new_scaffolds_a_benchmark_that_prepares_and_evaluates_as_it_is(tmp_path, monkeypatch, capsys):
+    from lmms_eval.evaluator import simple_evaluate
+    from lmms_eval.tasks import TaskManager
+
+    assert cli.main(["new", "mybench", "--dir", str(tmp_path / "benches")]) == 0
+    folder = tmp_path / "benches" / "mybench"
+    assert {p.name for p in folder.iterdir()} == {"benchmark.py", "mybench.yaml", "README.md"}
+    assert "- [ ] Has the task been checked against the reference" in (folder / "README.md").read_text()
+    assert cli.main(["new", "mybench", "--dir", str(tmp_path / "benches")]) == 2  # never overwrites
+    assert cli.main(["new", "My-Bench", "--dir", str(tmp_path / "benches")]) == 2
+
+    monkeypatch.setenv(benchmarks.BENCHMARKS_ENV, str(tmp_path / "benches"))
+    bench = benchmarks.get("mybench")
+    argv = bench.write_miniature(tmp_path / "download")
+    with data_dir(tmp_path / "prepared"):
+        assert cli.main(["prepare", "mybench", *argv]) == 0
+        assert cli.main(["status"]) == 0
+        assert "mybench" in capsys.readouterr().out
+        out = simple_evaluate(model="dummy", model_args="response=This is a fake image.", tasks=["mybench"],
+                              task_manager=TaskManager("WARNING", model_name="dummy"), bootstrap_iters=0)
+    assert out["results"]["mybench"]["acc,none"] == pytest.approx(50.0)
+
+
+def test_two_folders_with_one_name_are_refused(tmp_path, monkeypatch):
+    for where in ("a", "b"):
+        cli.main(["new", "twin", "--dir", str(tmp_path / where)])
+    monkeypatch.setenv(benchmarks.BENCHMARKS_ENV, f"{tmp_path / 'a'}:{tmp_path / 'b'}")
+    with pytest.raises(benchmarks.BenchmarkError, match="two benchmark folders are named 'twin'"):
+        benchmarks.discover()
+
+
+def test_a_missing_folder_on_the_variable_is_an_error_that_names_it(tmp_path, monkeypatch):
+    monkeypatch.setenv(benchmarks.BENCHMARKS_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(benchmarks.BenchmarkError, match="nowhere"):
+        benchmarks.discover()
+
+
+def test_prompts_come_from_the_models_family(tmp_path):
+    doc = {"question": "Q?"}
+    text = benchmarks.prompted(benchmarks.DETECTION_PROMPTS)
+    assert text(doc, {"family": "fakevlm"}) == "Q?"
+    assert text(doc, {"family": "api"}).endswith("give your best guess.")
+    assert text(doc, {}) == "Q?" + benchmarks.DETECTION_PROMPTS["general"]  # a model the template does not list
+    assert json.dumps(text(doc, {"family": "general", "pre_prompt": "[", "post_prompt": "]"})).startswith('"[Q?')
