@@ -5,6 +5,7 @@ Pure numpy / scipy / statsmodels over arrays (no I/O, no lmms-eval); values are 
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Iterator, Sequence
@@ -151,9 +152,9 @@ def resample_counts(n_clusters: int, n_resamples: int = DEFAULT_RESAMPLES, seed:
     chunk = chunk or max(1, min(n_resamples, _CHUNK_CELLS // max(1, n_clusters)))
     for start in range(0, n_resamples, chunk):
         b = min(chunk, n_resamples - start)
-        draws = rng.integers(0, n_clusters, size=(b, n_clusters))
-        flat = (draws * b + np.arange(b)[:, None]).ravel()  # cell (cluster, resample) of each draw
-        yield np.bincount(flat, minlength=n_clusters * b).reshape(n_clusters, b)
+        draws = rng.integers(0, n_clusters, size=(b, n_clusters), dtype=np.int64)
+        draws += (np.arange(b) * n_clusters)[:, None]  # row r counts into its own stretch: a cache-friendly scatter
+        yield np.bincount(draws.ravel(), minlength=b * n_clusters).reshape(b, n_clusters).T
 
 
 class Weights:
@@ -173,7 +174,7 @@ class Weights:
     @classmethod
     def of_clusters(cls, counts: np.ndarray, cluster: np.ndarray, clustered: bool) -> "Weights":
         """Every doc weighs as often as its cluster was drawn."""
-        return cls((counts[cluster] if clustered else counts).astype(np.float64))
+        return cls(np.ascontiguousarray(counts[cluster] if clustered else counts, dtype=np.float64))
 
     def memo(self, key, compute):
         if key not in self._memo:
@@ -204,13 +205,38 @@ def _levels(scores: np.ndarray) -> tuple[np.ndarray, int]:
     return codes, len(uniq)
 
 
+def _class_runs(scores: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes grouping the docs of ``positive | negative`` into runs of one class, in ascending score.
+
+    AUC and the ROC points depend on nothing finer: no pair inside a one-class run counts,
+    and the best threshold never falls inside one. A tie across the classes stays a group
+    of its own. Separable models give few runs, so the per-resample arrays shrink with them.
+    Docs outside both sets get code 0 (their weight is zero in every sum).
+    """
+    inside = positive | negative
+    codes, k = _levels(scores[inside])
+    if k == 0:
+        return np.zeros(len(scores), np.int64), 1
+    has_pos = np.bincount(codes, positive[inside], k) > 0
+    has_neg = np.bincount(codes, negative[inside], k) > 0
+    kind = np.where(has_pos & has_neg, 2, has_pos.astype(np.int64))  # 0 negatives only, 1 positives only, 2 both
+    new_run = np.r_[True, (kind[1:] != kind[:-1]) | (kind[1:] == 2)]
+    run_of_level = np.cumsum(new_run) - 1
+    out = np.zeros(len(scores), np.int64)
+    out[inside] = run_of_level[codes]
+    return out, int(run_of_level[-1]) + 1
+
+
 class _Levelled:
     """Weights of one set of docs per score level (ascending), and their running totals: (k, B) each."""
 
     def __init__(self, W: np.ndarray, codes: np.ndarray, k: int, mask: np.ndarray):
         self.per_level = _sums_by(W, codes, mask, k)
-        self.running = np.cumsum(self.per_level, axis=0)  # the costly step: done once per block and set
-        self.total = self.running[-1]
+        self.total = self.per_level.sum(axis=0)
+
+    @functools.cached_property
+    def running(self) -> np.ndarray:
+        return np.cumsum(self.per_level, axis=0)  # the costly step: once per block and set, and only if needed
 
 
 def _auc_from(pos: _Levelled, neg: _Levelled) -> np.ndarray:
@@ -233,14 +259,14 @@ def weighted_auc(W: np.ndarray, positive: np.ndarray, negative: np.ndarray, scor
     The Mann-Whitney statistic with ties counting one half; a doc of weight w counts w
     times. Undefined (nan) when either class has no weight.
     """
-    codes, k = _levels(scores)
+    codes, k = _class_runs(scores, positive, negative)
     return _auc_from(_Levelled(W, codes, k, positive), _Levelled(W, codes, k, negative))
 
 
 def weighted_tpr_at_fpr(W: np.ndarray, positive: np.ndarray, negative: np.ndarray, scores: np.ndarray,
                         fpr: float) -> np.ndarray:
     """The highest TPR among ROC points with FPR <= ``fpr`` (flag when score >= threshold; no interpolation)."""
-    codes, k = _levels(-scores)
+    codes, k = _class_runs(-scores, positive, negative)
     return _tpr_from(_Levelled(W, codes, k, positive), _Levelled(W, codes, k, negative), fpr)
 
 
@@ -301,14 +327,15 @@ def _scores(d: PerDoc) -> np.ndarray:
 
 
 def _roc(d: PerDoc, w: Weights, docs: np.ndarray) -> tuple[_Levelled, _Levelled]:
-    """(reals, fakes) among ``docs`` per level of ascending log-odds; memoised per block (AUC and TPR share them)."""
+    """(reals, fakes) among ``docs`` per class run of ascending log-odds; memoised per block (AUC and TPR share them)."""
     scores = _scores(d)
-    codes, k = w.memo((id(d), "levels"), lambda: _levels(scores))
+    real, fake = docs & d.label_real, docs & ~d.label_real
 
-    def levelled(mask):
-        return w.memo((id(d), "levelled", mask.tobytes()), lambda: _Levelled(w.W, codes, k, mask))
+    def compute():
+        codes, k = _class_runs(scores, real, fake)
+        return _Levelled(w.W, codes, k, real), _Levelled(w.W, codes, k, fake)
 
-    return levelled(docs & d.label_real), levelled(docs & ~d.label_real)
+    return w.memo((id(d), "roc", docs.tobytes()), compute)
 
 
 def _auc(d: PerDoc, w: Weights, docs: np.ndarray | None = None) -> np.ndarray:
