@@ -357,17 +357,23 @@ def loki_score(labels, correct, categories) -> float:
     ``real_acc_c`` over those on real images; ``bal_c = (fake_acc_c + real_acc_c) / 2``, or
     ``fake_acc_c`` alone when c has no question on a real image. The total is
     ``sum_c n_fake_c * bal_c / sum_c n_fake_c``: a category with no fake question does not
-    count. nan when no question is on a fake image. ``correct`` holds one bool per question.
+    count. When the questions on real images all belong to one category, LOKI's code uses
+    that category's real accuracy as ``real_acc_c`` of every category (a branch written for
+    its 3D set, whose real items share one type; on images it decides subsets such as a
+    ``--limit`` run). nan when no question is on a fake image (LOKI's code divides by zero).
+    ``correct`` holds one bool per question; for LOKI's multiple-choice questions "fake"
+    marks those asking for the generated image among real ones.
     """
     labels, correct, categories = (_as_list(x, n) for x, n in ((labels, "labels"), (correct, "correct"), (categories, "categories")))
     _check_lengths(labels=labels, correct=correct, categories=categories)
     y = _check_classes(labels, "labels", LABELS)
     ok = np.asarray([bool(c) for c in correct])
     cats = np.asarray([str(c) for c in categories], dtype=object)
+    real_categories = set(cats[y == REAL])
     weighted, weight = 0.0, 0
     for c in sorted(set(cats)):
         fake = (cats == c) & (y == FAKE)
-        real = (cats == c) & (y == REAL)
+        real = (cats == c) & (y == REAL) if len(real_categories) != 1 else y == REAL
         n_fake = int(fake.sum())
         if n_fake == 0:
             continue

@@ -405,3 +405,39 @@ def test_loki_score_weights_each_category_by_its_fake_questions_by_hand():
     assert loki_score(labels, correct, cats) == pytest.approx((2 * 0.75 + 4 * 1.0) / 6)
     # The global (real acc + fake acc) / 2 would say (5/6 + 2/4) / 2 = 0.667: a different number.
     assert loki_score(labels, correct, cats) != pytest.approx((5 / 6 + 2 / 4) / 2)
+
+
+def test_loki_score_uses_the_one_real_category_for_every_category_as_lokis_code_does():
+    from fakevlm_tasks.metrics import loki_score
+
+    # cat A: 2 fake questions (1 right), 2 real (2 right); cat B: 4 fake (2 right), no real.
+    # Real questions in one category only: its real accuracy (1.0) stands for B's too.
+    labels = [FAKE, FAKE, REAL, REAL] + [FAKE] * 4
+    correct = [True, False, True, True] + [True, True, False, False]
+    cats = ["A"] * 4 + ["B"] * 4
+    assert loki_score(labels, correct, cats) == pytest.approx((2 * (0.5 + 1.0) / 2 + 4 * (0.5 + 1.0) / 2) / 6)
+    # With a second category of real questions, B again stands on its fake accuracy alone.
+    labels2, correct2, cats2 = labels + [REAL], correct + [False], cats + ["C"]
+    assert loki_score(labels2, correct2, cats2) == pytest.approx((2 * 0.75 + 4 * 0.5) / 6)
+
+
+def test_loki_score_of_single_letter_and_full_stop_answers_by_hand():
+    from fakevlm_tasks.metrics import loki_score, loki_yes_no
+
+    # (image label, category, LOKI's answer, the model's reply)
+    questions = [
+        (FAKE, "doc", "yes", "Y"),         # one letter: yes -> right
+        (FAKE, "doc", "no", "N."),         # full stop removed, then one letter: no -> right
+        (FAKE, "doc", "yes", ". y"),       # stripped before the dots go: " y" is two characters -> other, wrong
+        (REAL, "doc", "no", "No."),        # right
+        (REAL, "doc", "yes", "y.e.s"),     # "yes" -> right
+        (FAKE, "animals", "yes", "Eyes"),  # "yes" within the first four characters -> right
+        (FAKE, "animals", "no", "None"),   # "no" within the first four -> right
+        (REAL, "animals", "yes", "I think yes"),  # neither in "i th" -> other, wrong
+    ]
+    readings = [loki_yes_no(reply) for *_, reply in questions]
+    assert readings == ["yes", "no", "other", "no", "yes", "yes", "no", "other"]
+    correct = [r == answer for r, (_, _, answer, _) in zip(readings, questions)]
+    # doc: fake 2/3, real 2/2 -> (2/3 + 1) / 2, weight 3; animals: fake 2/2, real 0/1 -> 1/2, weight 2.
+    expected = (3 * (2 / 3 + 1) / 2 + 2 * (1 + 0) / 2) / 5
+    assert loki_score([q[0] for q in questions], correct, [q[1] for q in questions]) == pytest.approx(expected)
