@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fakevlm_tasks import logged_samples, stats, uncertainty
+from fakevlm_tasks import stats, uncertainty
 from fakevlm_tasks.perturb import PERTURBATIONS, split_task_name
 
 #: Benchmarks in the paper's order; any other task follows, alphabetically.
@@ -387,23 +387,14 @@ class Uncertainty:
     runs: list[uncertainty.Run] = field(default_factory=list)
 
     def interval(self, model: str, task: str, metric: str) -> list[float] | None:
-        return self._index().get((model, task, metric))
+        return next((r["ci95"] for r in self.rows if (r["model"], r["task"], r["metric"]) == (model, task, metric)), None)
 
     def mark(self, model: str, task: str, metric: str) -> str | None:
         """"best" for the best model on a benchmark's headline metric, "tied" for those the test cannot tell from it."""
-        for s in self.significance:
-            if (s["task"], s["metric"]) != (task, metric):
-                continue
-            if s["best"] == model and any(t["tied_with_best"] is not None for t in self.significance if t["task"] == task):
-                return "best"
-            if s["model"] == model and s["tied_with_best"]:
-                return "tied"
-        return None
-
-    def _index(self) -> dict:
-        if not hasattr(self, "_by_key"):
-            self._by_key = {(r["model"], r["task"], r["metric"]): r["ci95"] for r in self.rows if r["ci95"] is not None}
-        return self._by_key
+        tests = [s for s in self.significance if (s["task"], s["metric"]) == (task, metric) and s["tied_with_best"] is not None]
+        if any(s["best"] == model for s in tests):
+            return "best"
+        return "tied" if any(s["model"] == model and s["tied_with_best"] for s in tests) else None
 
 
 def measure_uncertainty(measured: list[Row], settings: uncertainty.Settings) -> Uncertainty:
@@ -436,10 +427,6 @@ def write_reliability(u: Uncertainty, out: Path) -> dict[str, Path]:
 
 
 # ------------------------------------------------------------------------ output
-
-
-def _md_cell(v) -> str:
-    return "" if v is None else f"{v:.1f}"
 
 
 def _md_escape(text: str) -> str:
