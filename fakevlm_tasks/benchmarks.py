@@ -1,8 +1,8 @@
 """Benchmarks are folders: discovery of every ``benchmark.py`` and the declaration each one makes.
 
-A benchmark folder holds its task YAML(s), a README and one ``benchmark.py`` that sets
-``BENCHMARK = Benchmark(...)``: how to prepare the official download, its prompts, its
-headline metrics, the paper's numbers, the robustness variants it wants, and a
+A benchmark folder holds its task YAML(s), a README and one ``benchmark.py`` that defines
+the hooks its YAMLs name (docs, prompts, records) and sets ``BENCHMARK = Benchmark(...)``:
+how to prepare the official download, its headline metrics, the paper's numbers, the robustness variants it wants, and a
 miniature writer of its official format for tests. Everything central (``fakevlm-data``,
 the "not prepared" errors, the leaderboard, the generic tests, the variants) reads these
 declarations, so a new benchmark edits no file outside its folder.
@@ -61,9 +61,8 @@ class Benchmark:
     ``add_arguments(parser)`` defines; ``prepare_hint`` is the command line shown when a
     task finds nothing prepared. ``datasets``: the prepared sets it writes (default: its
     name). ``tasks``: the lmms-eval tasks its YAMLs define. ``headline``: per task, the
-    metrics a leaderboard shows first. ``labels``: display names of metrics. ``prompts``:
-    the question's suffix per model family (default :data:`DETECTION_PROMPTS`).
-    ``variants``: perturbation names (``fakevlm_tasks.perturb.PERTURBATIONS``) to generate
+    metrics a leaderboard shows first. ``labels``: display names of metrics. (Prompts are
+    the folder's ``doc_to_text = prompted({family: suffix})`` hook.) ``variants``: perturbation names (``fakevlm_tasks.perturb.PERTURBATIONS``) to generate
     variant tasks for, per task. ``write_miniature(root) -> argv``: writes a tiny copy of
     the official format under ``root`` and returns the ``fakevlm-data prepare <name>``
     arguments that prepare it (the generic tests run it).
@@ -78,7 +77,6 @@ class Benchmark:
     headline: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     datasets: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
-    prompts: Mapping[str, str] = field(default_factory=lambda: dict(DETECTION_PROMPTS))
     paper: tuple[PaperRows, ...] = ()
     variants: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     write_miniature: Callable[[Path], list[str]] | None = None

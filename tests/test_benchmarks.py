@@ -15,7 +15,7 @@ BUILT_IN = sorted(benchmarks.discover())
 
 
 def test_the_built_in_benchmarks_are_discovered_from_their_folders():
-    assert BUILT_IN == ["ddvqa", "dmimage", "fakeclue", "ffpp", "loki"]
+    assert {"ddvqa", "dmimage", "fakeclue", "ffpp", "loki"} <= set(BUILT_IN)
     for name, bench in benchmarks.discover().items():
         assert bench.folder.name == name and (bench.folder / "README.md").is_file()
 
