@@ -62,7 +62,7 @@ class _Stage:
     """One kind of request: what the backend prepares and runs, and the answer of a failed row."""
 
     name: str  # the failure's stage: "generate" | "loglikelihood"
-    request_type: str
+    request_type: str  # lmms-eval's name for the requests, in the log
     prepare: Callable[[Batch], None]
     infer: Callable[[Batch], list]
     answer: type  # Generated | Likelihood
