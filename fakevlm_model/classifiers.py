@@ -175,8 +175,8 @@ class FakeImageDetector(PreTrainedModel):
         return ImageClassifierOutput(loss=loss, logits=logits)
 
 
-AutoConfig.register(MODEL_TYPE, FakeDetectorConfig)
-AutoModelForImageClassification.register(FakeDetectorConfig, FakeImageDetector)
+AutoConfig.register(MODEL_TYPE, FakeDetectorConfig, exist_ok=True)
+AutoModelForImageClassification.register(FakeDetectorConfig, FakeImageDetector, exist_ok=True)
 
 
 def image_transform(config: FakeDetectorConfig, augment: bool = False):
