@@ -164,7 +164,7 @@ def test_qwen2_vl_run_is_scored_like_any_other_model(qwen_run):
     assert r["acc,none"] == pytest.approx(100 * N_REAL / len(FAKECLUE))
     assert r["f1,none"] == pytest.approx(100 * 2 * N_REAL / (2 * N_REAL + len(FAKECLUE) - N_REAL))
     assert r["unknown_rate,none"] == 0.0
-    assert r["per_category,none"]["human"]["acc"] == pytest.approx(100.0)
+    assert r["acc_human,none"] == pytest.approx(100.0)
 
 
 # ------------------------------------------------------- llava_hf, for real

@@ -6,10 +6,6 @@ exits 0 even when an evaluation fails, so every check reads the files it wrote.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from lmms_runs import prepare, results_of, run_fakevlm, samples_of
@@ -55,8 +51,8 @@ def test_always_fake_model_scores_the_accuracy_the_labels_imply_on_fakeclue(rigg
     assert r["f1_fake,none"] == pytest.approx(100 * 2 * n_fake / (2 * n_fake + (len(FAKECLUE) - n_fake)))
     assert r["unknown_rate,none"] == 0.0
     assert r["acc_official_parser,none"] == pytest.approx(r["acc,none"])
-    assert r["per_category,none"]["doc"]["acc"] == pytest.approx(100.0)
-    assert r["per_category,none"]["human"]["acc"] == pytest.approx(0.0)
+    assert r["acc_doc,none"] == pytest.approx(100.0)
+    assert r["acc_human,none"] == pytest.approx(0.0)
     assert [s["filtered_resps"].strip() for s in samples_of(out, "fakeclue")] == ["This is a fake image."] * len(FAKECLUE)
 
 
@@ -75,7 +71,8 @@ def test_loki_judgment_applies_lokis_first_four_characters_rule(rigged_run):
     assert r["unknown_rate,none"] == pytest.approx(100.0)
     assert r["acc,none"] == pytest.approx(0.0)
     # The robust parser reads it as a fake verdict: right on both questions of fake images,
-    # wrong on both of the real one -> (0 + 1) / 2.
+    # wrong on both of the real one. LOKI scores each fake category against the real questions
+    # (all in one category here): (1 + 0) / 2 for animals and for doc, weighted 2 and 2.
     assert r["loki_score_robust_parser,none"] == pytest.approx(50.0)
 
 
@@ -86,15 +83,3 @@ def test_running_a_task_whose_data_is_not_prepared_says_which_command_to_run(tmp
     assert proc.returncode != 0
     assert "fakevlm-data prepare fakeclue --annotations" in log
     assert not list(out.rglob("*_results.json"))
-
-
-def test_demo_runs_the_whole_pipeline_and_says_the_model_is_a_stand_in(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "fakevlm_model.demo", "--workdir", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, env=dict(os.environ, HF_HUB_OFFLINE="1"),
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    assert "RANDOM weights" in proc.stdout
-    results = results_of(tmp_path / "results")["results"]["fakeclue"]
-    assert 0.0 <= results["acc,none"] <= 100.0
-    assert len(samples_of(tmp_path / "results", "fakeclue")) == 16
