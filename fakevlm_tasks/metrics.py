@@ -5,12 +5,8 @@ No I/O and no lmms-eval import; every value is a fraction (the lmms-eval glue re
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
-import os
-import threading
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -394,12 +390,9 @@ def loki_score(labels, correct, categories) -> float:
 #: object with ``tokenize(text) -> list[str]``, as rouge-score accepts).
 ROUGE_L_OPTIONS = {"use_stemmer": True, "tokenizer": None}
 
-#: Default CSS embedding model (LEGION / FakeShield); the environment variable overrides it.
-DEFAULT_CSS_MODEL = "sentence-transformers/paraphrase-MiniLM-L6-v2"
-CSS_MODEL_ENV = "FAKEVLM_CSS_MODEL"
-#: ``float32`` (default, exact) or ``bfloat16`` (about 2.7x faster on a CPU with bf16 support,
-#: per-sample scores within ~0.002); read at call time when ``css(precision=None)``.
-CSS_PRECISION_ENV = "FAKEVLM_CSS_PRECISION"
+#: Names of the CSS encoder's settings, which live in :mod:`fakevlm_tasks.embeddings`; still
+#: served here (see ``__getattr__`` at the end) for callers that read them from this module.
+_MOVED_TO_EMBEDDINGS = {"DEFAULT_CSS_MODEL", "CSS_MODEL_ENV", "CSS_PRECISION_ENV", "get_embedding_model"}
 
 
 def _check_texts(predictions, references) -> tuple[list[str], list[list[str]]]:
@@ -471,77 +464,54 @@ def _cached_stem_tokenizer():
     return CachedStemTokenizer()
 
 
-_models: dict[str, object] = {}
-_models_lock = threading.Lock()
-
-
-def get_embedding_model(name: str | None = None):
-    """The sentence-transformers model for CSS, loaded on first use and cached per name.
-
-    ``name`` (a hub id or a local path) defaults to ``$FAKEVLM_CSS_MODEL``, else
-    :data:`DEFAULT_CSS_MODEL`; the variable is read at call time. Thread-safe: concurrent
-    first calls load the model once.
-    """
-    name = name or os.environ.get(CSS_MODEL_ENV) or DEFAULT_CSS_MODEL
-    with _models_lock:  # held during the load so that a second caller waits, not loads
-        model = _models.get(name)
-        if model is None:
-            model = _models[name] = _load_embedding_model(name)
-    return model
-
-
-def _load_embedding_model(name: str):
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(name)
-
-
-def css(predictions, references, *, model=None, batch_size: int = 64,
-        precision: str | None = None) -> list[float]:
+def css(predictions, references, *, model, reference_model=None) -> list[float]:
     """Per-sample cosine similarity of prediction and reference embeddings, in [-1, 1].
 
-    ``model``: a loaded sentence-transformers model, a name or path for
-    :func:`get_embedding_model`, or None for the default. All distinct texts are encoded
-    together in batches of ``batch_size``. ``precision="bfloat16"`` encodes under
-    autocast: about 3x faster on a CPU with bf16 support, scores within ~0.01 of float32
-    (the default, exact). ``precision=None`` reads ``$FAKEVLM_CSS_PRECISION`` (default
-    float32), which is how an lmms-eval run chooses it.
+    ``model`` encodes the predictions, and the references too unless ``reference_model`` is
+    given: an object with ``encode(texts) -> (n, d) array`` (a sentence-transformers model,
+    :class:`fakevlm_tasks.embeddings.Encoder`) or a callable ``texts -> (n, d) array``, one row
+    per text in order. Each distinct non-empty text is encoded once. Embeddings are
+    L2-normalised here, so it does not matter whether the encoder normalises.
 
     A list of references (several annotators) scores the best match (max cosine). An
     empty or None prediction, or an empty reference, scores 0.0 rather than whatever
     the embedding of "" happens to be. Empty or mismatched inputs raise ValueError.
     """
-    precision = precision or os.environ.get(CSS_PRECISION_ENV) or "float32"
-    if precision not in ("float32", "bfloat16"):
-        raise ValueError(f"precision must be 'float32' or 'bfloat16', got {precision!r}")
     preds, refs = _check_texts(predictions, references)
-    if model is None or isinstance(model, str):
-        model = get_embedding_model(model)
-
-    texts = sorted({t for t in preds if t} | {t for options in refs for t in options if t})
-    index = {t: i for i, t in enumerate(texts)}
-    embeddings = _encode(model, texts, batch_size, precision) if texts else None
+    pred_texts = sorted({t for t in preds if t})
+    ref_texts = sorted({t for options in refs for t in options if t})
+    pred_vectors = _embed(model, pred_texts)
+    ref_vectors = _embed(reference_model or model, ref_texts)
+    pred_row = {t: i for i, t in enumerate(pred_texts)}
+    ref_row = {t: i for i, t in enumerate(ref_texts)}
 
     scores = []
     for pred, options in zip(preds, refs):
-        options = [index[o] for o in options if o]
-        if not pred or not options:
+        rows = [ref_row[o] for o in options if o]
+        if not pred or not rows:
             scores.append(0.0)
             continue
-        cosines = embeddings[options] @ embeddings[index[pred]]
+        cosines = ref_vectors[rows] @ pred_vectors[pred_row[pred]]
         scores.append(float(np.clip(cosines.max(), -1.0, 1.0)))
     return scores
 
 
-def _encode(model, texts: Sequence[str], batch_size: int, precision: str) -> np.ndarray:
-    import torch
+def _embed(encoder, texts: list[str]) -> np.ndarray:
+    """Unit-length rows (a zero vector stays zero) for ``texts``; nothing is encoded for none."""
+    from sklearn.preprocessing import normalize
 
-    if precision == "bfloat16":
-        device = getattr(model, "device", torch.device("cpu"))
-        context = torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
-    else:
-        context = contextlib.nullcontext()
-    with context, torch.inference_mode():
-        embeddings = model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
-                                  normalize_embeddings=True, show_progress_bar=False)
-    return np.asarray(embeddings, dtype=np.float32)
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    encode = encoder.encode if hasattr(encoder, "encode") else encoder
+    vectors = np.asarray(encode(texts), dtype=np.float32)
+    if vectors.shape[0] != len(texts):
+        raise ValueError(f"the CSS encoder returned {vectors.shape[0]} embeddings for {len(texts)} texts")
+    return normalize(vectors)
+
+
+def __getattr__(name: str):
+    if name in _MOVED_TO_EMBEDDINGS:
+        from fakevlm_tasks import embeddings
+
+        return getattr(embeddings, "get_encoder" if name == "get_embedding_model" else name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

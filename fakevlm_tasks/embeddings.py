@@ -1,0 +1,376 @@
+"""The CSS sentence encoder: which model, precision and backend, who it is, and a disk cache of its embeddings.
+
+:func:`css_scores` is what the lmms-eval glue calls; :func:`fakevlm_tasks.metrics.css` does the maths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sqlite3
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from loguru import logger
+
+from fakevlm_tasks import metrics
+
+#: Default CSS embedding model (LEGION / FakeShield name it); ``$FAKEVLM_CSS_MODEL`` overrides it.
+DEFAULT_CSS_MODEL = "sentence-transformers/paraphrase-MiniLM-L6-v2"
+CSS_MODEL_ENV = "FAKEVLM_CSS_MODEL"
+#: ``float32`` (default) or ``bfloat16`` (torch backend only: autocast).
+CSS_PRECISION_ENV = "FAKEVLM_CSS_PRECISION"
+#: ``torch`` (default) or ``openvino``; see :data:`BACKENDS`.
+CSS_BACKEND_ENV = "FAKEVLM_CSS_BACKEND"
+#: A directory for the embedding cache, or ``off``; default ``<user cache dir>/fakevlm-eval/embeddings``.
+CSS_CACHE_ENV = "FAKEVLM_CSS_CACHE"
+
+PRECISIONS = ("float32", "bfloat16")
+#: How the transformer runs. ``torch``: sentence-transformers as loaded. ``openvino``: the same
+#: weights converted in memory by OpenVINO and run on the CPU (the ``openvino`` extra).
+#: Tokenisation, pooling and normalisation are sentence-transformers' own modules either way.
+BACKENDS = ("torch", "openvino")
+_OFF = frozenset({"off", "0", "false", "no", "none"})
+_BATCH_SIZE = 64
+
+
+def _setting(value: str | None, env: str, default: str, allowed: Sequence[str]) -> str:
+    value = value or os.environ.get(env) or default
+    if value not in allowed:
+        raise ValueError(f"${env} / argument = {value!r}: expected one of {', '.join(allowed)}")
+    return value
+
+
+# ------------------------------------------------------------------------------- identity
+
+
+@dataclass(frozen=True)
+class EncoderIdentity:
+    """What decides an embedding: the model (name + revision: a hub commit or a hash of the local
+    folder's files), the precision and the backend."""
+
+    name: str
+    revision: str
+    precision: str
+    backend: str
+
+    @property
+    def cache_key(self) -> str:
+        return f"{self.name}@{self.revision}|{self.precision}|{self.backend}"
+
+    @property
+    def description(self) -> str:
+        """One line for results: name, revision, precision, backend."""
+        return f"{self.name} ({self.revision[:19]}), {self.precision}, {self.backend}"
+
+
+# Files that do not change what the model computes: a model card, git metadata, and the
+# exports the hub ships for other backends.
+_NOT_HASHED_NAMES = frozenset({"README.md", ".gitattributes"})
+_NOT_HASHED_DIRS = frozenset({"onnx", "openvino", ".git", ".cache"})
+
+
+def folder_hash(folder: str | Path) -> str:
+    """``sha256:<hex>`` over the relative path and bytes of every file that defines the model."""
+    root = Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root)
+        if rel.name in _NOT_HASHED_NAMES or _NOT_HASHED_DIRS & set(rel.parts[:-1]):
+            continue
+        digest.update(rel.as_posix().encode() + b"\0")
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return f"sha256:{digest.hexdigest()}"
+
+
+def model_revision(name: str) -> str | None:
+    """A local folder's :func:`folder_hash`; for a hub id, the commit of its cached snapshot
+    (what sentence-transformers loaded). None when neither can be found."""
+    if Path(name).is_dir():
+        return folder_hash(name)
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(name, "modules.json")
+    except ValueError:  # not a valid hub id either (a folder that does not exist)
+        return None
+    if not isinstance(cached, str):  # None (not cached) or the "known missing" sentinel
+        return None
+    return f"commit:{Path(cached).parent.name}"  # <cache>/models--org--name/snapshots/<commit>/modules.json
+
+
+# ------------------------------------------------------------------------------- encoder
+
+
+class Encoder:
+    """A loaded sentence-transformers model run at one precision on one backend.
+
+    ``encode(texts)`` returns float32 L2-normalised embeddings, one row per text, in order.
+    """
+
+    def __init__(self, model, identity: EncoderIdentity, batch_size: int = _BATCH_SIZE) -> None:
+        self.model = model
+        self.identity = identity
+        self.batch_size = batch_size
+        self._token_embeddings = _openvino_runner(model) if identity.backend == "openvino" else None
+
+    @property
+    def description(self) -> str:
+        return self.identity.description
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.model.get_sentence_embedding_dimension()), dtype=np.float32)
+        if self._token_embeddings is None:
+            return self._encode_torch(texts)
+        return self._encode_converted(texts)
+
+    def _encode_torch(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        context = contextlib.nullcontext()
+        if self.identity.precision == "bfloat16":
+            context = torch.autocast(device_type=torch.device(self.model.device).type, dtype=torch.bfloat16)
+        with context, torch.inference_mode():
+            vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
+                                        normalize_embeddings=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+    def _encode_converted(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        # Longest first, as sentence-transformers batches, so that each batch pads little.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = None
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            features = _preprocess(self.model, [texts[i] for i in rows])
+            features["token_embeddings"] = torch.from_numpy(self._token_embeddings(features))
+            with torch.inference_mode():
+                for module in list(self.model)[1:]:  # pooling (+ normalize, dense ...) as the model defines them
+                    features = module(features)
+            vectors = torch.nn.functional.normalize(features["sentence_embedding"].float(), dim=-1).numpy()
+            if out is None:
+                out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[rows] = vectors
+        return out
+
+
+def _preprocess(model, texts: list[str]) -> dict:
+    # sentence-transformers 6 renamed tokenize() to preprocess().
+    prepare = getattr(model, "preprocess", None) or model.tokenize
+    return dict(prepare(texts))
+
+
+def _openvino_runner(model) -> Callable[[dict], np.ndarray]:
+    """``model``'s transformer converted by OpenVINO from its loaded weights (in memory, offline;
+    a few CPU seconds for MiniLM) and compiled for the CPU. Returns features -> token embeddings."""
+    try:
+        import openvino
+    except ImportError as exc:
+        raise ImportError("the openvino CSS backend needs OpenVINO: pip install 'fakevlm-eval[openvino]'") from exc
+    import torch
+
+    transformer = model.transformers_model
+    if transformer is None:
+        raise ValueError("the openvino CSS backend needs a sentence-transformers model built on a transformers model")
+    sample = _preprocess(model, ["An example sentence for the conversion.", "Another, a little longer, for the trace."])
+    names = [k for k, v in sample.items() if isinstance(v, torch.Tensor)]
+
+    class _TokenEmbeddings(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *tensors):
+            return self.inner(**dict(zip(names, tensors))).last_hidden_state
+
+    with warnings.catch_warnings(), torch.no_grad():
+        # The tracer warns about Python branches on shapes; in an encoder they only compare the
+        # mask's length with the sequence's, equal for every input (the tests check other shapes).
+        warnings.simplefilter("ignore")
+        converted = openvino.convert_model(
+            _TokenEmbeddings(transformer.eval()), example_input=tuple(sample[n] for n in names),
+            input=[(openvino.PartialShape([-1, -1]), openvino.Type.i64)] * len(names),  # batch x tokens, any size
+        )
+    compiled = openvino.Core().compile_model(converted, "CPU")
+    return lambda features: compiled([features[n].numpy() for n in names])[0]  # inputs in the order traced
+
+
+_models: dict[str, object] = {}
+_encoders: dict[tuple[str, str, str], Encoder] = {}
+_lock = threading.Lock()
+
+
+def get_encoder(name: str | None = None, *, precision: str | None = None, backend: str | None = None) -> Encoder:
+    """The CSS encoder, loaded on first use and kept per (name, precision, backend).
+
+    ``name`` (hub id or local folder) defaults to ``$FAKEVLM_CSS_MODEL``, else
+    :data:`DEFAULT_CSS_MODEL`; ``precision`` to ``$FAKEVLM_CSS_PRECISION``, else float32;
+    ``backend`` to ``$FAKEVLM_CSS_BACKEND``, else torch. The variables are read at call time.
+    Thread-safe: concurrent first calls load once. Loading errors propagate.
+    """
+    name = name or os.environ.get(CSS_MODEL_ENV) or DEFAULT_CSS_MODEL
+    precision = _setting(precision, CSS_PRECISION_ENV, "float32", PRECISIONS)
+    backend = _setting(backend, CSS_BACKEND_ENV, "torch", BACKENDS)
+    if precision != "float32" and backend != "torch":
+        raise ValueError(f"precision {precision} is a torch option; the {backend} backend runs in float32")
+    key = (name, precision, backend)
+    with _lock:  # held during the load so that a second caller waits, not loads
+        encoder = _encoders.get(key)
+        if encoder is None:
+            model = _models.get(name)
+            if model is None:
+                model = _models[name] = _load_sentence_transformer(name)
+            revision = model_revision(name) or "unknown"
+            encoder = _encoders[key] = Encoder(model, EncoderIdentity(name, revision, precision, backend))
+    return encoder
+
+
+def _load_sentence_transformer(name: str):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(name)
+
+
+# ------------------------------------------------------------------------------- cache
+
+
+def cache_dir() -> Path | None:
+    """Where embeddings are cached: ``$FAKEVLM_CSS_CACHE`` (a directory, or ``off`` for no cache),
+    else ``<user cache dir>/fakevlm-eval/embeddings`` (``~/.cache/...`` on Linux). Read at call time."""
+    value = os.environ.get(CSS_CACHE_ENV, "").strip()
+    if value.lower() in _OFF:
+        return None
+    if value:
+        return Path(value).expanduser()
+    from platformdirs import user_cache_path
+
+    return user_cache_path("fakevlm-eval") / "embeddings"
+
+
+class EmbeddingCache:
+    """Embeddings in one SQLite database (WAL journal): rows keyed by (encoder key, sha256 of the
+    text), float32 vectors. Several processes may read and write at once; a writer killed
+    mid-transaction leaves the database as it was before that transaction."""
+
+    FILE = "embeddings.sqlite3"
+    _CHUNK = 500  # keys per SELECT, under SQLite's limit on bound parameters
+
+    def __init__(self, directory: str | Path, timeout_s: float = 60.0) -> None:
+        self.path = Path(directory) / self.FILE
+        self.timeout_s = timeout_s
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS embeddings (encoder TEXT NOT NULL, text_sha256 BLOB NOT NULL, "
+                       "vector BLOB NOT NULL, PRIMARY KEY (encoder, text_sha256)) WITHOUT ROWID")
+
+    def _connect(self) -> contextlib.closing[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; only the last commits may be lost on power loss
+        return contextlib.closing(db)
+
+    @staticmethod
+    def _key(text: str) -> bytes:
+        return hashlib.sha256(text.encode("utf-8")).digest()
+
+    def get(self, encoder_key: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """{text: vector} for the texts already cached for this encoder."""
+        by_key = {self._key(t): t for t in texts}
+        found: dict[str, np.ndarray] = {}
+        keys = list(by_key)
+        with self._connect() as db:
+            for start in range(0, len(keys), self._CHUNK):
+                chunk = keys[start : start + self._CHUNK]
+                rows = db.execute(
+                    f"SELECT text_sha256, vector FROM embeddings WHERE encoder = ? AND text_sha256 IN ({','.join('?' * len(chunk))})",
+                    [encoder_key, *chunk],
+                )
+                for key, blob in rows:
+                    found[by_key[key]] = np.frombuffer(blob, dtype="<f4")
+        return found
+
+    def put(self, encoder_key: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Store one vector per text, in one transaction (rows already there are kept)."""
+        rows = [(encoder_key, self._key(t), np.asarray(v, dtype="<f4").tobytes()) for t, v in zip(texts, vectors)]
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?)", rows)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def count(self, encoder_key: str | None = None) -> int:
+        with self._connect() as db:
+            if encoder_key is None:
+                return db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+            return db.execute("SELECT COUNT(*) FROM embeddings WHERE encoder = ?", (encoder_key,)).fetchone()[0]
+
+
+def cached_encode(encoder: Encoder, cache: EmbeddingCache | None, texts: Sequence[str]) -> np.ndarray:
+    """``encoder.encode(texts)``, reading and adding to ``cache`` (None: no cache).
+
+    Each distinct text missing from the cache is encoded once and stored. A cache that cannot
+    be read or written (a read-only disk, a damaged file) is bypassed with a warning: the
+    scores are computed all the same. An encoder of unknown revision is never cached.
+    """
+    texts = list(texts)
+    if cache is None or not texts or encoder.identity.revision == "unknown":
+        return encoder.encode(texts)
+    key = encoder.identity.cache_key
+    try:
+        found = cache.get(key, texts)
+    except sqlite3.Error as exc:
+        logger.warning(f"CSS embedding cache {cache.path} unreadable ({exc}); encoding without it")
+        return encoder.encode(texts)
+    missing = sorted({t for t in texts if t not in found})
+    if missing:
+        vectors = encoder.encode(missing)
+        try:
+            cache.put(key, missing, vectors)
+        except sqlite3.Error as exc:
+            logger.warning(f"CSS embedding cache {cache.path} not written ({exc}); the scores are unaffected")
+        found.update(zip(missing, vectors))
+    return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
+
+
+def open_cache() -> EmbeddingCache | None:
+    """The cache at :func:`cache_dir`, or None if it is off or cannot be opened (logged)."""
+    directory = cache_dir()
+    if directory is None:
+        return None
+    try:
+        return EmbeddingCache(directory)
+    except (OSError, sqlite3.Error) as exc:
+        logger.warning(f"CSS embedding cache at {directory} unavailable ({exc}); encoding without it")
+        return None
+
+
+# ------------------------------------------------------------------------------- glue
+
+
+def css_scores(predictions, references) -> tuple[list[float], str]:
+    """Per-sample CSS (see :func:`fakevlm_tasks.metrics.css`) with the encoder that the settings
+    name, and that encoder's description (name, revision, precision, backend) for the results.
+
+    References go through the disk cache (:func:`cache_dir`), so each dataset's references are
+    encoded once per encoder; predictions are encoded once per call and not stored.
+    Loading errors of the model propagate.
+    """
+    encoder = get_encoder()
+    cache = open_cache()
+    scores = metrics.css(predictions, references, model=encoder,
+                         reference_model=lambda texts: cached_encode(encoder, cache, texts))
+    return scores, encoder.description
