@@ -574,6 +574,12 @@ def write_leaderboard(paths, out_dir: str | Path, *, with_paper: bool = False,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     u = measure_uncertainty(measured, settings)
+    for run in u.runs:
+        for note in run.notes:
+            print(f"fakevlm-leaderboard: {run.model} / {run.task}: {note}", file=sys.stderr)
+    if without := [r for r in u.runs if r.samples is None]:
+        print(f"fakevlm-leaderboard: {len(without)} of {len(u.runs)} runs have no readable samples file, so no intervals "
+              f"(e.g. {without[0].model} / {without[0].task}: {without[0].missing})", file=sys.stderr)
     tables = build_tables(measured, with_paper=with_paper)
     written = {"markdown": out / "leaderboard.md", "json": out / "leaderboard.json", "significance": out / "significance.csv",
                "all_metrics": out / "all_metrics.csv", "chart": out / "leaderboard.png"}

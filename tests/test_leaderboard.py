@@ -350,9 +350,10 @@ def test_csv_tables_put_each_interval_beside_its_value(three_models):
         assert (rows[model]["FakeClue Acc CI low"], rows[model]["FakeClue Acc CI high"]) == (repr(low), repr(high))
 
 
-def test_runs_without_samples_keep_their_values_and_say_why_they_have_no_interval(tmp_path):
+def test_runs_without_samples_keep_their_values_and_say_why_they_have_no_interval(tmp_path, capsys):
     write_results(tmp_path / "a", "fakevlm", "pretrained=x", {"fakeclue": {"acc,none": 50.0}})
     written = leaderboard.write_leaderboard([tmp_path], tmp_path / "out")
+    assert "1 of 1 runs have no readable samples file" in capsys.readouterr().err
     (row,) = json.loads(written["json"].read_text())["rows"]
     assert (row["value"], row["ci95"], row["n"]) == (50.0, None, None)
     assert "--log_samples" in row["reason"]
@@ -378,7 +379,7 @@ def test_clustered_samples_are_resampled_by_cluster(tmp_path):
     assert acc["method"] == "percentile bootstrap over clusters, 2000 resamples"
 
 
-def test_old_samples_files_still_give_intervals_and_say_what_they_lack(tmp_path):
+def test_old_samples_files_still_give_intervals_and_say_what_they_lack(tmp_path, capsys):
     write_run(tmp_path / "a", "x", outcomes(80, 120, LABELS), LABELS, old_format=True)
     written = leaderboard.write_leaderboard([tmp_path], tmp_path / "out")
     rows = rows_of(written["json"])
@@ -387,6 +388,8 @@ def test_old_samples_files_still_give_intervals_and_say_what_they_lack(tmp_path)
     (run,) = json.loads(written["json"].read_text())["runs"]
     assert any("no cluster ids" in note for note in run["notes"])
     assert any("ROUGE-L is not in these samples" in note for note in run["notes"])
+    err = capsys.readouterr().err
+    assert "x (fakevlm) / fakeclue: no cluster ids in these samples (an older file)" in err
 
 
 def test_css_gets_an_interval_only_when_recomputed_with_its_encoder(tmp_path):
