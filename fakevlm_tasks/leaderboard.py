@@ -650,13 +650,13 @@ def render_comparison(report: dict) -> str:
 def _settings(args) -> uncertainty.Settings:
     settings = uncertainty.Settings(n_resamples=args.resamples, seed=args.seed)
     if args.css:
-        from fakevlm_tasks import metrics
+        from fakevlm_tasks import embeddings
 
         try:
-            settings.css_model = metrics.get_embedding_model()
+            settings.css_model = embeddings.get_encoder()
         except Exception as exc:  # whatever sentence-transformers raises: say what to set
             raise ValueError(f"--css: the CSS encoder could not be loaded ({type(exc).__name__}: {str(exc)[:300]}); "
-                             f"set ${metrics.CSS_MODEL_ENV} to the sentence-transformers model the runs used") from exc
+                             f"set ${embeddings.CSS_MODEL_ENV} to the sentence-transformers model the runs used") from exc
     return settings
 
 
@@ -664,7 +664,7 @@ def _add_stats_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resamples", type=int, default=stats.DEFAULT_RESAMPLES, help=f"bootstrap resamples (default {stats.DEFAULT_RESAMPLES})")
     parser.add_argument("--seed", type=int, default=stats.DEFAULT_SEED, help=f"bootstrap seed (default {stats.DEFAULT_SEED})")
     parser.add_argument("--css", action="store_true",
-                        help="recompute per-doc CSS from the logged texts (loads the encoder $FAKEVLM_CSS_MODEL) for its intervals")
+                        help="recompute per-doc CSS from the logged texts for its intervals (loads the encoder the $FAKEVLM_CSS_* settings name)")
 
 
 def compare_main(argv) -> int:

@@ -123,8 +123,8 @@ def read_samples(path: str | Path, *, css_model=None) -> LoggedRun:
     Files written before a field was logged still read: without ``cluster`` the docs are
     independent, without per-doc ``rouge_l`` it is recomputed from the texts, without
     ``log_odds`` the score-based metrics are unavailable; each such case adds a note.
-    CSS is computed only when ``css_model`` (a loaded sentence-transformers model or a
-    name) is given, since it needs the encoder.
+    CSS is computed only when ``css_model`` (an encoder, as
+    :func:`fakevlm_tasks.metrics.css` takes it) is given, since it needs the encoder.
     """
     path = Path(path)
     lines = _read_lines(path)

