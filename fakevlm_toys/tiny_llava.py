@@ -50,12 +50,15 @@ def build_tiny_llava(
     patch_size: int = 8,
     vocab_size: int = 320,
     with_processor: bool = True,
+    extra_corpus: tuple[str, ...] | list[str] = (),
 ) -> Path:
     """Write a tiny ``LlavaForConditionalGeneration`` checkpoint (+ processor) to ``out_dir``.
 
     The layout is the one ``save_pretrained`` writes for ``llava-hf/llava-1.5-7b-hf``:
     ``config.json``, ``model.safetensors``, ``generation_config.json`` and the processor
     files. ``with_processor=False`` omits the processor, as some fine-tuned checkpoints do.
+    ``extra_corpus``: more sentences for the tokenizer, so that text a caller trains on
+    (with a larger ``vocab_size``) takes fewer tokens.
     """
     import torch
     from transformers import (
@@ -71,7 +74,7 @@ def build_tiny_llava(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    tok = train_byte_bpe(_CORPUS, SPECIAL_TOKENS, vocab_size, unk_token="<unk>")
+    tok = train_byte_bpe([*_CORPUS, *extra_corpus], SPECIAL_TOKENS, vocab_size, unk_token="<unk>")
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         unk_token="<unk>",
