@@ -17,14 +17,15 @@ when every doc it covers has one; otherwise it is None and the log says why.
 from __future__ import annotations
 
 import math
+import os
 import re
 
 from loguru import logger
 
-from fakevlm_tasks import metrics, sample
+from fakevlm_tasks import judge, metrics, sample
 from fakevlm_tasks.benchmarks import DETECTION_PROMPTS, prompted
 from fakevlm_tasks.data.common import read_prepared
-from fakevlm_tasks.parsing import FAKE, REAL, evidence_verdict, parse_verdict_detail, split_verdict_sentence
+from fakevlm_tasks.parsing import FAKE, REAL, UNKNOWN, evidence_verdict, parse_verdict_detail, split_verdict_sentence
 
 # ---------------------------------------------------------------------------- docs
 
@@ -107,21 +108,63 @@ def _with_verdict_score(record: dict, log_odds: float | None) -> dict:
     return record
 
 
+#: ``robust`` (default): the rules read every answer; ``judge``: the LLM judge
+#: (:mod:`fakevlm_tasks.judge`, configured by its ``FAKEVLM_JUDGE_*`` variables) reads those they leave unknown.
+PARSE_MODE_ENV = "FAKEVLM_PARSE_MODE"
+PARSE_MODES = ("robust", "judge")
+
+
+def judge_config() -> judge.JudgeConfig | None:
+    """The judge that reads unknown answers, from the environment now; None in ``robust`` mode.
+
+    Raises ValueError for an unknown mode, and :class:`fakevlm_tasks.judge.JudgeNotConfigured`
+    in ``judge`` mode without ``FAKEVLM_JUDGE_MODEL``: the judge was asked for, so the run stops.
+    """
+    mode = (os.environ.get(PARSE_MODE_ENV) or "robust").strip().lower()
+    if mode not in PARSE_MODES:
+        raise ValueError(f"{PARSE_MODE_ENV}={mode!r}: expected one of {', '.join(PARSE_MODES)}")
+    return judge.JudgeConfig.from_env() if mode == "judge" else None
+
+
+def _judged(doc, label: str, text: str, failed: bool) -> tuple[str, dict]:
+    """The verdict once the judge (if on) has read an answer the rules left unknown, and the record's judge fields.
+
+    A failed answer is never sent. The judge's real or fake replaces unknown
+    (``verdict_source: judge``); its unknown or its failure leaves the rules' unknown.
+    """
+    config = judge_config()
+    fields = {"verdict_source": "rules", "judge_verdict": None, "judge_failure": None,
+              "judge_model": judge.summary(config.describe()) if config else None}
+    if config is None or label != UNKNOWN or failed:
+        return label, fields
+    (verdict,) = judge.judge_verdicts([(text, doc.get("question"))], config)
+    fields.update(judge_verdict=verdict.label, judge_failure=verdict.failure)
+    if verdict.failure:
+        logger.warning(f"doc {doc['id']!r}: the judge gave no verdict ({verdict.failure}); it stays unknown")
+    if verdict.label in (REAL, FAKE):
+        return verdict.label, {**fields, "verdict_source": "judge"}
+    return label, fields
+
+
 def detection_record(doc, results) -> dict:
-    """The verdict record of a generated answer: both parsers' verdicts, failure, verdict score if any."""
+    """The verdict record of a generated answer: both parsers' verdicts (the robust one completed by the judge
+    in ``judge`` mode), failure, verdict score if any."""
     text = _answer(results)
     robust = parse_verdict_detail(text, mode="robust", question=doc.get("question"))
     official = parse_verdict_detail(text, mode="fakevlm")
     failure = sample.failure_of(results)
+    failed = failure is not None or is_failed_answer(text)
+    verdict, judged = _judged(doc, robust.label, text, failed)
     verdict_score = sample.verdict_score_of(results)
     record = _base(doc)
     record.update(
-        verdict=robust.label,
+        verdict=verdict,
         evidence_verdict=evidence_verdict(text),
         verdict_official=official.label,
         official_fallback=official.fallback,
-        failed=failure is not None or is_failed_answer(text),
+        failed=failed,
         failure=failure.reason if failure is not None else None,
+        **judged,
     )
     return _with_verdict_score(record, verdict_score.log_odds if verdict_score is not None else None)
 
@@ -221,11 +264,14 @@ def loglikelihood_results(metric_names: tuple[str, ...]):
     return process_results
 
 
+#: The verdict metrics of every generated-answer task (``dmimage`` and ``ffpp_gen`` add their own to these).
+VERDICT_METRICS = (
+    "acc", "f1", "f1_fake", "f1_macro", "balanced_acc", "unknown_rate", "failed_rate", "judged_rate", "judge_model",
+    "acc_official_parser",
+)
 #: The metrics of the detection + explanation template (_fakevlm_template_yaml).
-DETECTION_METRICS = (
-    "acc", "f1", "f1_fake", "f1_macro", "balanced_acc", "unknown_rate", "failed_rate",
-    "acc_official_parser", "official_fallback_rate", "contradiction_rate",
-    "rouge_l", "rouge_l_evidence", "css", "css_evidence", "css_encoder",
+DETECTION_METRICS = VERDICT_METRICS + (
+    "official_fallback_rate", "contradiction_rate", "rouge_l", "rouge_l_evidence", "css", "css_evidence", "css_encoder",
 )
 # --------------------------------------------------------------------- aggregations
 
@@ -273,6 +319,17 @@ def agg_failed_rate(records):
     broken run from a model whose answers cannot be read.
     """
     return pct(sum(r["failed"] for r in records) / len(records)) if records else None
+
+
+def agg_judged_rate(records):
+    """Share of docs whose verdict the judge gave (``FAKEVLM_PARSE_MODE=judge``), x100; 0 with the judge off."""
+    rs = _detected(records)
+    return pct(sum(r.get("verdict_source") == "judge" for r in rs) / len(rs)) if rs else None
+
+
+def agg_judge_model(records):
+    """The judge of this run, as :func:`fakevlm_tasks.judge.summary` names it; None with the judge off."""
+    return ", ".join(sorted({r["judge_model"] for r in records if r.get("judge_model")})) or None
 
 
 def agg_official_fallback_rate(records):
@@ -516,24 +573,29 @@ def _yes_no_from_verdict(verdict: str, asks: str) -> str:
 
 
 def judgment_record(doc, results) -> dict:
-    """A LOKI yes/no question: LOKI's reading of the answer, and the robust parser's."""
+    """A LOKI yes/no question: LOKI's reading of the answer, and the robust parser's (completed by the judge in
+    ``judge`` mode; LOKI's own reading never is)."""
     text = _answer(results)
     robust = parse_verdict_detail(text, mode="robust", question=doc["question"])
     failure = sample.failure_of(results)
+    failed = failure is not None or is_failed_answer(text)
+    verdict, judged = _judged(doc, robust.label, text, failed)
     record = _base(doc)
     record.update(
         cluster=str(doc.get("cluster") or doc["image"]),  # the two questions about one image are not independent
         answer=doc["answer"],
-        failed=failure is not None or is_failed_answer(text),
+        failed=failed,
         failure=failure.reason if failure is not None else None,
         loki=metrics.loki_yes_no(text),
-        robust=_yes_no_from_verdict(robust.label, doc["asks"]),
+        robust=_yes_no_from_verdict(verdict, doc["asks"]),
+        **judged,
     )
     return record
 
 
 #: The metrics of a LOKI-style yes/no judgment task (per-category scores are added by its benchmark).
-LOKI_JUDGMENT_METRICS = ("acc", "loki_score", "loki_score_robust_parser", "unknown_rate", "failed_rate")
+LOKI_JUDGMENT_METRICS = ("acc", "loki_score", "loki_score_robust_parser", "unknown_rate", "failed_rate",
+                         "judged_rate", "judge_model")
 
 
 def judgment_results(metric_names: tuple[str, ...]):

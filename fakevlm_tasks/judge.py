@@ -1,5 +1,6 @@
-"""An optional LLM judge for the answers the rules leave unknown: real, fake or unknown,
-through lmms-eval's LLM-judge providers, cached on disk so that a rerun sends nothing.
+"""An optional LLM judge, through lmms-eval's LLM-judge providers and cached on disk so that a
+rerun sends nothing: it reads the verdict of answers the rules leave unknown (real, fake or
+unknown), and grades explanations of fake images on LOKI's four criteria (:func:`judge_rubric`).
 
 Off unless a judge model is named. :meth:`JudgeConfig.from_env` reads these each time it
 is called (``judge_verdicts`` calls it when given no config):
@@ -17,29 +18,36 @@ is called (``judge_verdicts`` calls it when given no config):
     between attempts (default 2).
 ``FAKEVLM_JUDGE_CONCURRENCY``, ``FAKEVLM_JUDGE_MAX_TOKENS``
     requests in flight at once (default 4); the reply's token budget (default 16).
+``FAKEVLM_JUDGE_RUBRIC_MAX_TOKENS``, ``FAKEVLM_JUDGE_RUBRIC_TIMEOUT``
+    the same for a rubric grading, which reads images and writes reasons (defaults 1024, 120 s).
 ``FAKEVLM_JUDGE_CACHE``
     the SQLite cache file (default ``~/.cache/fakevlm/judge.sqlite``).
 
 The cache keeps every reply the server sent, keyed by the judge model and the exact
-prompt (which holds the answer and the question), and the verdict is read from the
-stored reply again on each run: a rerun sends no request for what was answered, a
-malformed reply stays a failure. Requests that got no reply (5xx after the retries,
-timeouts, bodies that are not a chat completion) are not cached and are tried again on
-the next run. A failure is never a guess: its verdict is ``unknown`` and it says why.
+prompt (which holds the answer and the question, or the answer, the annotations and the
+images), and the verdict or the scores are read from the stored reply again on each run:
+a rerun sends no request for what was answered, a malformed reply stays a failure.
+Requests that got no reply (5xx after the retries, timeouts, bodies that are not a chat
+completion) are not cached and are tried again on the next run. A failure is never a
+guess: its verdict is ``unknown`` (no scores for a rubric) and it says why.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
+import io
 import json
+import math
 import os
 import re
 import sqlite3
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fakevlm_tasks.parsing import FAKE, REAL, UNKNOWN
@@ -80,7 +88,8 @@ _REPLY_RE = re.compile(r"[\s*_`\"'.]*(real|fake|unknown)[\s*_`\"'.!]*", re.IGNOR
 
 # The numeric settings: their type and least allowed value.
 _NUMBERS = {"timeout": (float, 0), "retries": (int, 0), "retry_delay": (float, 0),
-            "concurrency": (int, 1), "max_tokens": (int, 1)}
+            "concurrency": (int, 1), "max_tokens": (int, 1),
+            "rubric_max_tokens": (int, 1), "rubric_timeout": (float, 0)}
 
 
 class JudgeNotConfigured(ValueError):
@@ -100,6 +109,8 @@ class JudgeConfig:
     concurrency: int = 4
     max_tokens: int = 16
     cache_path: Path = Path(DEFAULT_CACHE)  # "~" is expanded
+    rubric_max_tokens: int = 1024
+    rubric_timeout: float = 120.0
 
     def __post_init__(self):
         object.__setattr__(self, "cache_path", Path(self.cache_path).expanduser())
@@ -138,10 +149,16 @@ class JudgeConfig:
             **numbers,
         )
 
-    def describe(self) -> dict:
-        """What a result judged this way should record (never the key or the endpoint)."""
-        return {"judge_model": self.model, "judge_prompt_version": PROMPT_VERSION,
-                "judge_prompt_sha256": PROMPT_SHA256[:16]}
+    def describe(self, prompt: str = "verdict") -> dict:
+        """What a result judged this way should record (never the key or the endpoint);
+        ``prompt`` is ``verdict`` (:func:`judge_verdicts`) or ``rubric`` (:func:`judge_rubric`)."""
+        version, sha = {"verdict": (PROMPT_VERSION, PROMPT_SHA256), "rubric": (RUBRIC_VERSION, RUBRIC_SHA256)}[prompt]
+        return {"judge_model": self.model, "judge_prompt_version": version, "judge_prompt_sha256": sha[:16]}
+
+
+def summary(described: dict) -> str:
+    """A short name for a results table, from :meth:`JudgeConfig.describe`: ``model (prompt V, hash)``."""
+    return f"{described['judge_model']} (prompt {described['judge_prompt_version']}, {described['judge_prompt_sha256'][:8]})"
 
 
 @dataclass(frozen=True)
@@ -182,33 +199,16 @@ def judge_verdicts(items, config: JudgeConfig | None = None) -> list[JudgeVerdic
     """
     config = config or JudgeConfig.from_env()
     items = list(items)
-    keyed = {}  # position -> (cache key, messages)
-    for i, (answer, question) in enumerate(items):
-        if isinstance(answer, str) and answer.strip():
-            messages = build_messages(answer, question)
-            keyed[i] = (_cache_key(config.model, messages), messages)
-
-    with closing(_open_cache(config.cache_path)) as cache:
-        stored = _cached_replies(cache, [key for key, _ in keyed.values()])
-        pending = {key: messages for key, messages in keyed.values() if key not in stored}
-        fresh = _ask_all(config, pending)
-        with cache:
-            cache.executemany(
-                "INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?)",
-                [(key, config.model, PROMPT_VERSION, pending[key][-1]["content"], reply, time.time())
-                 for key, (reply, _) in fresh.items() if reply is not None])
-
+    prompts = {i: build_messages(answer, question) for i, (answer, question) in enumerate(items)
+               if isinstance(answer, str) and answer.strip()}
+    replies = _replies(config, prompts, PROMPT_VERSION)
     results = []
     for i in range(len(items)):
-        if i not in keyed:
+        if i not in replies:
             results.append(JudgeVerdict(UNKNOWN, failure="empty answer"))
             continue
-        key = keyed[i][0]
-        if key in stored:
-            results.append(_verdict(stored[key], from_cache=True))
-        else:
-            reply, failure = fresh[key]
-            results.append(_verdict(reply, False) if failure is None else JudgeVerdict(UNKNOWN, False, failure))
+        reply, from_cache, failure = replies[i]
+        results.append(_verdict(reply, from_cache) if failure is None else JudgeVerdict(UNKNOWN, failure=failure))
     return results
 
 
@@ -217,6 +217,266 @@ def _verdict(reply: str, from_cache: bool) -> JudgeVerdict:
     if label is None:
         return JudgeVerdict(UNKNOWN, from_cache, f"malformed reply: {reply[:80]!r}", reply)
     return JudgeVerdict(label, from_cache, None, reply)
+
+
+# --------------------------------------------------------------------------- the rubric
+
+RUBRIC_VERSION = "1"
+#: LOKI's four criteria for an explanation of a fake image, in its order; each scores 0 to 5.
+RUBRIC_CRITERIA = ("overall", "completeness", "correctness", "plausibility")
+RUBRIC_MAX_SCORE = 5
+#: The longest side the judge sees the whole image at (crops of regions are sent as they are).
+RUBRIC_IMAGE_SIDE = 1024
+RUBRIC_SYSTEM_PROMPT = (
+    "You grade explanations of why an image is AI-generated against what human annotators found in "
+    "it. You reply with one JSON object and nothing else."
+)
+RUBRIC_INTRO = """An assistant was shown the image below, told that it was generated by AI, and asked to \
+explain what gives it away. Human annotators marked what they found inauthentic: notes on the image \
+as a whole, and boxes around regions, each with a note. Grade the assistant's explanation against \
+those annotations and the image itself.
+
+The image:"""
+RUBRIC_ANNOTATIONS = """The assistant's explanation:
+<<<
+{answer}
+>>>
+
+The annotators' notes on the whole image:
+<<<
+{overall}
+>>>
+
+The annotated regions, each box given as left, top, width, height in pixels of the image:"""
+RUBRIC_REGION = "Region {k}, box ({x:.0f}, {y:.0f}, {w:.0f}, {h:.0f}): {note}\n{crop}"
+RUBRIC_CRITERIA_TEXT = """Score the explanation on four criteria, each an integer from 0 (worst) to 5 (best):
+
+overall - does it capture the problems that the notes on the whole image describe? 0: none of \
+them, or nothing relevant; 1: touches on them, but vaguely or wrongly; 2: one of them, shallowly; \
+3: several, with sound but incomplete or slightly wrong reasons; 4: most of them, clearly, with \
+small gaps; 5: all of them, precisely and in detail.
+completeness - does it find the annotated regions? 0: none; 1: one, missing most; 2: some, but \
+fewer than half, or wrong ones; 3: more than half; 4: nearly all; 5: every one.
+correctness - for the regions it finds, does it give the reasons the notes give? 0: wrong or \
+irrelevant throughout; 1: major mistakes; 2: partly right, with serious errors or gaps; 3: mostly \
+right, with minor errors; 4: accurate and detailed for most regions; 5: accurate, detailed and \
+complete for every region.
+plausibility - does it avoid calling authentic parts fake, and are the problems it finds beyond \
+the annotations real and argued from what is visible? 0: serious false claims; 1: false claims \
+with weak or no visual reasoning; 2: extra findings poorly justified, or minor false claims; \
+3: no false claims to speak of, extra findings reasonably argued; 4: no false claims, extra \
+findings (if any) convincingly argued; 5: no false claims, and valuable extra findings, \
+convincingly argued.
+
+Be strict: give 5 only when a criterion is fully met. An explanation that refuses, is off the \
+topic, or calls the image authentic without engaging with the annotations gets 0 on every criterion.
+
+Reply with this JSON object only, a short reason before each score:
+{"overall": {"reason": "...", "score": 0}, "completeness": {"reason": "...", "score": 0}, \
+"correctness": {"reason": "...", "score": 0}, "plausibility": {"reason": "...", "score": 0}}"""
+RUBRIC_SHA256 = hashlib.sha256("\n".join(
+    (RUBRIC_SYSTEM_PROMPT, RUBRIC_INTRO, RUBRIC_ANNOTATIONS, RUBRIC_REGION, RUBRIC_CRITERIA_TEXT,
+     str(RUBRIC_IMAGE_SIDE))).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Region:
+    """One annotated region: its box (left, top, width, height in pixels, as LOKI gives it) and note."""
+
+    box: tuple[float, float, float, float]
+    note: str
+
+
+@dataclass(frozen=True)
+class RubricItem:
+    """What the judge grades: the model's explanation of one fake image and the image's annotations."""
+
+    answer: str
+    image: str | Path
+    overall_notes: tuple[str, ...] = ()
+    regions: tuple[Region, ...] = ()
+
+
+@dataclass(frozen=True)
+class RubricScores:
+    """One graded explanation: ``scores`` per criterion (0-5), None when the judge gave none
+    (``failure`` says why); ``from_cache`` and ``reply`` as for :class:`JudgeVerdict`."""
+
+    scores: dict | None
+    from_cache: bool = False
+    failure: str | None = None
+    reply: str | None = None
+
+    @property
+    def total(self) -> float | None:
+        """The sum of the four criteria (0-20, LOKI's total), None without scores."""
+        return None if self.scores is None else float(sum(self.scores[c] for c in RUBRIC_CRITERIA))
+
+
+def _data_uri(image, max_side: int | None = None) -> str:
+    """A PIL image as a JPEG data URI, shrunk (never enlarged) to ``max_side`` on its longest side."""
+    image = image.convert("RGB")
+    if max_side and max(image.size) > max_side:
+        image = image.copy()
+        image.thumbnail((max_side, max_side))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _crop_box(box, size) -> tuple[int, int, int, int] | None:
+    """LOKI's (left, top, width, height) as a PIL crop box inside an image of ``size``; None if nothing is left."""
+    x, y, w, h = (float(v) for v in box)
+    left, top = max(0, round(x)), max(0, round(y))
+    right, bottom = min(size[0], round(x + w)), min(size[1], round(y + h))
+    return (left, top, right, bottom) if right > left and bottom > top else None
+
+
+def build_rubric_messages(item: RubricItem) -> list[dict]:
+    """The chat messages that ask the judge to grade one explanation: the image, the answer, the
+    notes, each region's box, note and crop (OpenAI-style ``image_url`` parts with data URIs).
+
+    Raises OSError when the image cannot be read.
+    """
+    from PIL import Image
+
+    def text(value):
+        return {"type": "text", "text": value}
+
+    def picture(value):
+        return {"type": "image_url", "image_url": {"url": value}}
+
+    with Image.open(item.image) as opened:
+        image = opened.convert("RGB")
+    overall = "\n".join(n.strip() for n in item.overall_notes if n and n.strip()) or "(none given)"
+    content = [text(RUBRIC_INTRO), picture(_data_uri(image, RUBRIC_IMAGE_SIDE)),
+               text(RUBRIC_ANNOTATIONS.format(answer=item.answer.strip(), overall=overall))]
+    for k, region in enumerate(item.regions, 1):
+        box = _crop_box(region.box, image.size)
+        x, y, w, h = (float(v) for v in region.box)
+        crop = "Its crop:" if box else "(the box lies outside the image: no crop)"
+        content.append(text(RUBRIC_REGION.format(k=k, x=x, y=y, w=w, h=h, note=region.note.strip(), crop=crop)))
+        if box:
+            content.append(picture(_data_uri(image.crop(box))))
+    if not item.regions:
+        content.append(text("(no region was annotated)"))
+    content.append(text(RUBRIC_CRITERIA_TEXT))
+    return [{"role": "system", "content": RUBRIC_SYSTEM_PROMPT}, {"role": "user", "content": content}]
+
+
+_FENCE_RE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL | re.IGNORECASE)
+
+
+def parse_rubric_reply(reply) -> dict | None:
+    """{criterion: score} when the reply is one JSON object (a ```json fence allowed) that gives
+    every criterion a number from 0 to 5, bare or as ``{"score": n}``; else None (malformed)."""
+    if not isinstance(reply, str):
+        return None
+    fenced = _FENCE_RE.match(reply)
+    try:
+        data = json.loads(fenced.group(1) if fenced else reply)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    scores = {}
+    for criterion in RUBRIC_CRITERIA:
+        value = data.get(criterion)
+        value = value.get("score") if isinstance(value, dict) else value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= RUBRIC_MAX_SCORE:
+            return None
+        if math.isnan(value):
+            return None
+        scores[criterion] = float(value)
+    return scores
+
+
+def judge_rubric(items, config: JudgeConfig | None = None) -> list[RubricScores]:
+    """Grade :class:`RubricItem` explanations on LOKI's criteria, in order, cached as
+    :func:`judge_verdicts` is (with the ``rubric_*`` token budget and timeout).
+
+    A blank answer or an unreadable image is not sent: no scores, and the failure says why.
+    Raises :class:`JudgeNotConfigured` when ``config`` is None and no judge model is set.
+    """
+    config = config or JudgeConfig.from_env()
+    items = list(items)
+    prompts, unsent = {}, {}
+    for i, item in enumerate(items):
+        if not (isinstance(item.answer, str) and item.answer.strip()):
+            unsent[i] = "empty answer"
+            continue
+        try:
+            prompts[i] = build_rubric_messages(item)
+        except OSError as error:
+            unsent[i] = f"image unreadable: {item.image} ({type(error).__name__}: {error})"
+    replies = _replies(replace(config, max_tokens=config.rubric_max_tokens, timeout=config.rubric_timeout),
+                       prompts, RUBRIC_VERSION)
+    results = []
+    for i in range(len(items)):
+        if i in unsent:
+            results.append(RubricScores(None, failure=unsent[i]))
+            continue
+        reply, from_cache, failure = replies[i]
+        if failure is not None:
+            results.append(RubricScores(None, from_cache, failure))
+            continue
+        scores = parse_rubric_reply(reply)
+        results.append(RubricScores(scores, from_cache, None if scores else f"malformed reply: {reply[:80]!r}", reply))
+    return results
+
+
+# --------------------------------------------------------------------------- requests and the cache
+
+
+#: Prompts being asked by some thread of this process, so that another thread that needs the
+#: same prompt waits for that reply instead of sending it again (lmms-eval scores docs in a
+#: thread pool, and identical answers are common). A key leaves once its reply is cached.
+_IN_FLIGHT: dict[str, Future] = {}
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
+def _replies(config: JudgeConfig, prompts: dict, prompt_version: str) -> dict:
+    """{position: (reply, from_cache, failure)} for each position's messages: from the cache, or
+    asked (each distinct prompt once, in this process) and stored. ``failure`` is None when a reply came."""
+    keys = {i: _cache_key(config.model, messages) for i, messages in prompts.items()}
+    messages_of = {keys[i]: messages for i, messages in prompts.items()}
+    fresh: dict = {}
+    with closing(_open_cache(config.cache_path)) as cache:
+        # Under the lock, a key not in flight is either cached or ours: its asker caches it before leaving.
+        with _IN_FLIGHT_LOCK:
+            stored = _cached_replies(cache, list(messages_of))
+            waiting = {key: _IN_FLIGHT[key] for key in messages_of if key not in stored and key in _IN_FLIGHT}
+            mine = {key: Future() for key in messages_of if key not in stored and key not in waiting}
+            _IN_FLIGHT.update(mine)
+        try:
+            fresh = _ask_all(config, {key: messages_of[key] for key in mine})
+            with cache:
+                cache.executemany(
+                    "INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?)",
+                    [(key, config.model, prompt_version, _prompt_text(messages_of[key]), reply, time.time())
+                     for key, (reply, _) in fresh.items() if reply is not None])
+        finally:
+            with _IN_FLIGHT_LOCK:
+                for key, future in mine.items():
+                    future.set_result(fresh.get(key, (None, "not asked: the judge call failed in another thread")))
+                    del _IN_FLIGHT[key]
+    fresh.update({key: future.result() for key, future in waiting.items()})
+    out = {}
+    for i, key in keys.items():
+        if key in stored:
+            out[i] = (stored[key], True, None)
+        else:
+            reply, failure = fresh[key]
+            out[i] = (reply, False, failure)
+    return out
+
+
+def _prompt_text(messages: list[dict]) -> str:
+    """The last message's text as the cache records it, each image as ``<image>``."""
+    content = messages[-1]["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(part["text"] if part["type"] == "text" else "<image>" for part in content)
 
 
 def _cache_key(model: str, messages: list[dict]) -> str:

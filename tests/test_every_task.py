@@ -59,6 +59,10 @@ def _synthetic_doc(image: Path, i: int, label: str) -> dict:
         "part": "face",
         "folder": "real_coco_valid" if label == "real" else "progan_lsun",
         "source_image": f"synthetic/{i}.png",
+        "images": [str(image), str(image)],
+        "options": ["The first one.", "The second one."],
+        "overall_notes": ["The lighting is flat."],
+        "regions": [{"box": [1.0, 2.0, 8.0, 8.0], "note": "The edge is smeared."}],
     }
 
 
@@ -158,8 +162,8 @@ def test_task_lists_only_metrics_its_process_results_returns(path, synthetic_dat
         assert not missing, f"{cfg['task']}: metric_list names {sorted(missing)}, which process_results does not return"
     for m in cfg["metric_list"]:
         value = m["aggregation"]([r[m["metric"]] for r in per_doc])
-        # Numbers only (a dict would widen lmms-eval's printed table); the one descriptive metric names the CSS encoder.
-        allowed = (str,) if m["metric"] == "css_encoder" else (int, float)
+        # Numbers only (a dict would widen lmms-eval's printed table); the descriptive metrics name the CSS encoder and the judge.
+        allowed = (str,) if m["metric"] in ("css_encoder", "judge_model") else (int, float)
         assert value is None or isinstance(value, allowed), f"{cfg['task']}.{m['metric']} aggregated to {value!r}"
 
 
@@ -172,5 +176,5 @@ def test_task_builds_and_prompts_with_the_question(name, synthetic_data, task_ma
     assert [d["id"] for d in docs] == [d["id"] for d in synthetic_data]
     prompt = task.doc_to_text(docs[0])
     assert isinstance(prompt, str) and docs[0]["question"] in prompt
-    (image,) = task.doc_to_visual(docs[0])
-    assert isinstance(image, Image.Image)
+    images = task.doc_to_visual(docs[0])
+    assert images and all(isinstance(image, Image.Image) for image in images)

@@ -6,6 +6,7 @@ import json
 import sqlite3
 import threading
 from collections import Counter
+from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -33,7 +34,8 @@ class JudgeServer(ThreadingHTTPServer):
     ``plan[answer]`` lists what the 1st, 2nd, ... request about that answer gets (the last
     entry repeats): a reply text, an HTTP status (int), ``"hang"`` (nothing until
     ``HANG_S`` has passed), ``"not-json"`` or ``"no-choices"`` (a 200 that is not a chat
-    completion). It serves at most ``max_requests`` requests, then shuts itself down.
+    completion); ``plan[None]``, if given, serves any other answer. It serves at most
+    ``max_requests`` requests, then shuts itself down.
     """
 
     daemon_threads = True
@@ -59,8 +61,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         server: JudgeServer = self.server
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        prompt = body["messages"][-1]["content"]
-        answer = next(a for a in server.plan if f"<<<\n{a}\n>>>" in prompt)
+        content = body["messages"][-1]["content"]  # a string, or text and image parts
+        prompt = content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
+        answer = next((a for a in server.plan if a is not None and f"<<<\n{a}\n>>>" in prompt), None)
         with server.lock:
             attempt = server.calls[answer]
             server.calls[answer] += 1
@@ -98,22 +101,24 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def serve():
-    """Start a JudgeServer for a plan; every server started is stopped after the test."""
-    servers = []
-
-    def start(plan: dict, max_requests: int = 40) -> JudgeServer:
-        server = JudgeServer(plan, max_requests)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
+@contextmanager
+def running(plan: dict, max_requests: int = 40):
+    """A JudgeServer serving ``plan`` for the block, stopped after it."""
+    server = JudgeServer(plan, max_requests)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield server
+    finally:
         server.stopping.set()
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def serve():
+    """Start a JudgeServer for a plan; every server started is stopped after the test."""
+    with ExitStack() as stack:
+        yield lambda plan, max_requests=40: stack.enter_context(running(plan, max_requests))
 
 
 def config_for(server: JudgeServer, tmp_path, **overrides) -> JudgeConfig:

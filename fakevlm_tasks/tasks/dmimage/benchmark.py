@@ -129,7 +129,7 @@ from fakevlm_tasks.parsing import FAKE, REAL  # noqa: E402
 
 #: Metric-name slugs of the 12 generator families ("Taming Transformers" -> "tamingtransformers").
 SLUGS = {family: re.sub(r"[^a-z0-9]", "", family.lower()) for family in FAMILIES}
-METRICS = (("real_acc", "real_f1", "fake_acc", "fake_f1") + hooks.DETECTION_METRICS[:8]
+METRICS = (("real_acc", "real_f1", "fake_acc", "fake_f1") + hooks.VERDICT_METRICS
            + ("balanced_acc_avg", "auc_avg", "score_coverage")
            + tuple(f"bacc_{s}" for s in SLUGS.values()) + tuple(f"auc_{s}" for s in SLUGS.values()))
 

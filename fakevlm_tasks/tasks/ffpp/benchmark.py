@@ -192,7 +192,7 @@ from fakevlm_tasks.benchmarks import DETECTION_PROMPTS, Benchmark, PaperRows, pr
 VERDICT_CHOICES = ("This is a real", "This is a fake")
 _AUC_PER_METHOD = tuple(f"auc_{m.lower()}" for m in METHODS)
 METRICS = ("auc_avg", "auc_video_avg", "acc", "f1", "failed_rate", "score_coverage") + _AUC_PER_METHOD
-GEN_METRICS = hooks.DETECTION_METRICS[:8] + ("auc_avg", "auc_video_avg", "score_coverage") + _AUC_PER_METHOD
+GEN_METRICS = hooks.VERDICT_METRICS + ("auc_avg", "auc_video_avg", "score_coverage") + _AUC_PER_METHOD
 
 process_docs = hooks.prepared_docs("ffpp")
 doc_to_text = prompted(DETECTION_PROMPTS)

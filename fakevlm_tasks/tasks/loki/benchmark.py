@@ -1,6 +1,6 @@
-"""LOKI (ICLR 2025) image annotations: ``true_or_false.json`` and ``open_ended_vqa.json``.
+"""LOKI (ICLR 2025) image annotations: ``true_or_false.json``, ``open_ended_vqa.json`` and ``multi_choice.json``.
 
-Two prepared datasets come out of one preparation:
+Four prepared datasets come out of one preparation:
 
 * ``loki`` (FakeVLM's protocol): one record per image. Detection covers the images of
   ``true_or_false.json`` (label and category read from ``question_type``); the 229 fake
@@ -8,6 +8,10 @@ Two prepared datasets come out of one preparation:
   description, then each regional description). Open-ended images absent from
   ``true_or_false.json`` are kept for the explanation metrics only (``detection: false``).
 * ``loki_judgment`` (LOKI's own protocol): one record per yes/no question.
+* ``loki_mc`` (LOKI's own protocol): one record per multiple-choice question on a pair of
+  images, from ``multi_choice.json`` (written only when that file is there).
+* ``loki_explain`` (LOKI's own protocol): one record per open-ended fake image with its
+  annotations (notes on the whole image, boxed regions with notes), for LOKI's rubric.
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ import re
 from pathlib import Path
 
 from fakevlm_tasks.data.common import FAKECLUE_QUESTION, DataError, PrepareReport, check_image, load_json
+from fakevlm_tasks.options import format_options, option_letters
 
 _QTYPE = re.compile(r"^image_tf_image_(real|fake)_ask_(real|fake)_(\w+)$")
+_MC_QTYPE = re.compile(r"^image_mc_(fake_from_real|real_from_fake)_(\w+)$")
 TF_FILE = "true_or_false.json"
 OE_FILE = "open_ended_vqa.json"
+MC_FILE = "multi_choice.json"
 
 
 def _resolve_image(images: Path, image_path: str) -> Path:
@@ -111,21 +118,7 @@ def prepare(annotations: str | Path, images: str | Path, *, check_images: bool =
     judgment = PrepareReport("loki_judgment", sources=sources)
     per_image = _read_tf(annotations / TF_FILE, report, judgment, images, check_images)
 
-    oe = load_json(annotations / OE_FILE, "loki open_ended_vqa")
-    if not isinstance(oe, list):
-        raise DataError(f"loki: {annotations / OE_FILE} must hold a JSON list, found {type(oe).__name__}")
-    for i, rec in enumerate(oe):
-        where = f"{OE_FILE}#{i}"
-        try:
-            if not isinstance(rec, dict) or "image_path" not in rec:
-                raise DataError("needs image_path and problems")
-            reference = explanation_reference(rec.get("problems"))
-        except DataError as exc:
-            report.skip(where, f"malformed record: {exc}")
-            continue
-        if not reference:
-            report.skip(f"{where} ({rec['image_path']})", "no explanation: every description is empty")
-            continue
+    for where, rec, reference in _read_open_ended(annotations, report):
         image_path = str(rec["image_path"])
         if image_path in per_image:
             per_image[image_path]["reference"] = reference
@@ -148,19 +141,156 @@ def prepare(annotations: str | Path, images: str | Path, *, check_images: bool =
     return report, judgment
 
 
+def _read_open_ended(annotations: Path, report: PrepareReport):
+    """``(where, record, reference)`` for each usable record of ``open_ended_vqa.json``; the others are skipped into ``report``."""
+    oe = load_json(annotations / OE_FILE, "loki open_ended_vqa")
+    if not isinstance(oe, list):
+        raise DataError(f"loki: {annotations / OE_FILE} must hold a JSON list, found {type(oe).__name__}")
+    for i, rec in enumerate(oe):
+        where = f"{OE_FILE}#{i}"
+        try:
+            if not isinstance(rec, dict) or "image_path" not in rec:
+                raise DataError("needs image_path and problems")
+            reference = explanation_reference(rec.get("problems"))
+        except DataError as exc:
+            report.skip(where, f"malformed record: {exc}")
+            continue
+        if not reference:
+            report.skip(f"{where} ({rec['image_path']})", "no explanation: every description is empty")
+            continue
+        yield where, rec, reference
+
+
+def _regions(problems: dict) -> list[dict]:
+    """LOKI's regional annotations as ``{"box": [left, top, width, height], "note"}``; DataError if a box is not four numbers."""
+    regions = []
+    for k, r in enumerate(problems.get("regional") or []):
+        box = r.get("region") if isinstance(r, dict) else None
+        if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)):
+            raise DataError(f"regional #{k}: 'region' must be [x, y, width, height], got {box!r}")
+        regions.append({"box": [float(v) for v in box], "note": str(r.get("desc", "")).strip()})
+    return regions
+
+
+def prepare_explain(annotations: str | Path, images: str | Path, *, check_images: bool = True) -> PrepareReport:
+    """``loki_explain``: each open-ended fake image with LOKI's question to the model and the image's annotations."""
+    annotations, images = Path(annotations), Path(images)
+    report = PrepareReport("loki_explain", sources={"annotations": str(annotations.resolve()), "images": str(images.resolve())})
+    for where, rec, reference in _read_open_ended(annotations, report):
+        try:
+            regions = _regions(rec["problems"])
+            if not isinstance(rec.get("question"), str) or not _clean_question(rec["question"]):
+                raise DataError("needs the question LOKI asks the model")
+        except DataError as exc:
+            report.skip(f"{where} ({rec['image_path']})", f"malformed record: {exc}")
+            continue
+        image = _resolve_image(images, str(rec["image_path"]))
+        problem = check_image(image) if check_images else None
+        if problem:
+            report.skip(f"{where} ({rec['image_path']})", problem)
+            continue
+        report.records.append({
+            "id": str(rec.get("id") or rec["image_path"]),
+            "image": str(image),
+            "label": "fake",
+            "category": "open_ended",
+            "question": _clean_question(rec["question"]),
+            "overall_notes": [str(g.get("desc", "")).strip() for g in rec["problems"].get("global") or []
+                              if isinstance(g, dict) and str(g.get("desc", "")).strip()],
+            "regions": regions,
+            "reference": reference,
+        })
+    return report
+
+
+def _mc_record(rec, i: int) -> dict:
+    """One ``multi_choice.json`` question as a record (image paths still relative); DataError names what is wrong."""
+    if not isinstance(rec, dict) or not all(k in rec for k in ("image_path", "question", "choices", "answer", "question_type")):
+        raise DataError("needs image_path, question, choices, answer, question_type")
+    paths, choices = rec["image_path"], rec["choices"]
+    if not (isinstance(paths, list) and len(paths) >= 2 and all(isinstance(x, str) for x in paths)):
+        raise DataError(f"image_path must list two or more images, got {paths!r}")
+    if not (isinstance(choices, list) and len(choices) == len(paths) and all(isinstance(c, str) for c in choices)):
+        raise DataError(f"choices must give one option per image, got {choices!r}")
+    m = _MC_QTYPE.match(str(rec["question_type"]))
+    answer = str(rec["answer"]).strip()
+    if not m or answer not in option_letters(len(choices)):
+        raise DataError(f"question_type {rec['question_type']!r} / answer {rec['answer']!r}")
+    kind, category = m.groups()
+    return {
+        "id": str(rec.get("id", f"mc{i}")),
+        "images": paths,
+        # What the question asks to pick: LOKI scores fake_from_real as its fake type, real_from_fake as its real type.
+        "label": "fake" if kind == "fake_from_real" else "real",
+        "category": category,
+        # The question as LOKI shows it: its text, then the lettered options.
+        "question": f"{_clean_question(str(rec['question']))}\n{format_options(choices)}",
+        "options": choices,
+        "answer": answer,
+        "cluster": "|".join(sorted(paths)),  # LOKI asks both kinds of question about each pair
+    }
+
+
+def prepare_mc(annotations: str | Path, images: str | Path, *, check_images: bool = True) -> PrepareReport | None:
+    """``loki_mc`` from ``multi_choice.json``; None when the annotation folder has no such file."""
+    annotations, images = Path(annotations), Path(images)
+    if not (annotations / MC_FILE).is_file():
+        return None
+    data = load_json(annotations / MC_FILE, "loki multi_choice")
+    if not isinstance(data, list):
+        raise DataError(f"loki: {annotations / MC_FILE} must hold a JSON list, found {type(data).__name__}")
+    report = PrepareReport("loki_mc", sources={"annotations": str(annotations.resolve()), "images": str(images.resolve())})
+    problems: dict[str, str | None] = {}  # an image is checked once, however many questions show it
+    for i, rec in enumerate(data):
+        where = f"{MC_FILE}#{i}"
+        try:
+            record = _mc_record(rec, i)
+        except DataError as exc:
+            report.skip(where, f"malformed record: {exc}")
+            continue
+        resolved = [_resolve_image(images, x) for x in record["images"]]
+        for path in resolved:
+            if str(path) not in problems:
+                problems[str(path)] = check_image(path) if check_images else None
+        problem = next((problems[str(path)] for path in resolved if problems[str(path)]), None)
+        if problem:
+            report.skip(f"{where} ({record['id']})", problem)
+            continue
+        report.records.append({**record, "images": [str(path) for path in resolved]})
+    return report
+
+
 def add_arguments(parser) -> None:
-    parser.add_argument("--annotations", required=True, type=Path, help=f"folder with {TF_FILE} and {OE_FILE} (LOKI data_json/image)")
+    parser.add_argument("--annotations", required=True, type=Path,
+                        help=f"folder with {TF_FILE}, {OE_FILE} and (for loki_mc) {MC_FILE} (LOKI data_json/image)")
     parser.add_argument("--images", required=True, type=Path, help="LOKI root that contains media_data/ (or the image folder itself)")
 
 
 def run(args) -> list[PrepareReport]:
-    return list(prepare(args.annotations, args.images, check_images=not args.no_image_check))
+    """Every LOKI set the annotation folder allows; a set with no source record is named on stderr and not written."""
+    import sys
+
+    check = not args.no_image_check
+    reports = list(prepare(args.annotations, args.images, check_images=check))
+    mc = prepare_mc(args.annotations, args.images, check_images=check)
+    explain = prepare_explain(args.annotations, args.images, check_images=check)
+    if mc is None:
+        print(f"loki_mc: no {MC_FILE} in {args.annotations}: not prepared", file=sys.stderr)
+    if not (explain.records or explain.skipped):
+        print(f"loki_explain: {OE_FILE} holds no record: not prepared", file=sys.stderr)
+    # A set whose records were all skipped is kept: writing it fails and names every skip.
+    return reports + [r for r in (mc, explain) if r is not None and (r.records or r.skipped)]
 
 
 # ------------------------------------------------------------------ the declaration
 
-from fakevlm_tasks import hooks  # noqa: E402 - the preparer above needs no lmms-eval glue
+from collections import Counter  # noqa: E402
+
+from loguru import logger  # noqa: E402
+
+from fakevlm_tasks import hooks, judge, sample  # noqa: E402 - the preparer above needs no lmms-eval glue
 from fakevlm_tasks.benchmarks import DETECTION_PROMPTS, Benchmark, PaperRows, prompted  # noqa: E402
+from fakevlm_tasks.options import parse_option  # noqa: E402
 
 #: LOKI's categories as its question types spell them ("sence" sic).
 CATEGORIES = ("animals", "doc", "medicine", "object", "person", "satellite", "sence")
@@ -176,25 +306,196 @@ process_results = hooks.detection_results(METRICS)
 judgment_process_results = hooks.judgment_results(JUDGMENT_METRICS)
 
 
+def _same_for_every_family(suffix: str) -> dict:
+    """LOKI's own protocols ask every model the same thing."""
+    return {"fakevlm": suffix, "general": suffix, "api": suffix}
+
+
+def _answered(results) -> tuple[str, bool, str | None]:
+    """The answer's text, whether it is no answer at all, and the adapter's reason if it gave one."""
+    text = hooks._answer(results)
+    failure = sample.failure_of(results)
+    return text, failure is not None or hooks.is_failed_answer(text), failure.reason if failure else None
+
+
+# ------------------------------------------------------------ loki_mc: LOKI's multiple choice
+
+#: LOKI's instruction after the lettered options.
+MC_POST_PROMPT = "\nAnswer with the option letter."
+MC_METRICS = ("acc", "loki_score", "acc_fake_from_real", "acc_real_from_fake", "fallback_rate", "failed_rate") + tuple(
+    f"loki_score_{c}" for c in CATEGORIES)
+
+mc_process_docs = hooks.prepared_docs("loki_mc")
+mc_doc_to_text = prompted(_same_for_every_family(MC_POST_PROMPT))
+
+
+def mc_doc_to_visual(doc):
+    """Every image of the question, in the order its options name them."""
+    return [image for path in doc["images"] for image in hooks.doc_to_visual({"id": doc["id"], "image": path})]
+
+
+def mc_record(doc, results) -> dict:
+    """The option LOKI's rule reads (``loki``; a seeded letter when it reads none) against the right one (``answer``)."""
+    text, failed, failure = _answered(results)
+    choice = parse_option(text, doc["options"], seed=doc["id"])
+    return {"id": doc["id"], "label": doc["label"], "category": doc.get("category") or "unknown",
+            "cluster": doc.get("cluster"), "detection": True, "answer": doc["answer"], "loki": choice.pick,
+            "rule": choice.rule, "fallback": choice.fallback, "failed": failed, "failure": failure}
+
+
+def mc_process_results(doc, results):
+    record = mc_record(doc, results)
+    return hooks.fan_out(record, record["loki"] == record["answer"], MC_METRICS)
+
+
+def _share(records, keep) -> float | None:
+    return hooks.pct(sum(map(keep, records)) / len(records)) if records else None
+
+
+def agg_fallback_rate(records):
+    """Share of questions whose option LOKI's rule could not read (the seeded letter stands in), x100."""
+    return _share(records, lambda r: r["fallback"])
+
+
+def agg_acc_fake_from_real(records):
+    """Accuracy on the questions that ask for the AI-generated image, x100."""
+    return _share([r for r in records if r["label"] == "fake"], lambda r: r["loki"] == r["answer"])
+
+
+def agg_acc_real_from_fake(records):
+    """Accuracy on the questions that ask for the image not generated by AI, x100."""
+    return _share([r for r in records if r["label"] == "real"], lambda r: r["loki"] == r["answer"])
+
+
+# ------------------------------------------------------------ loki_explain: LOKI's rubric
+
+EXPLAIN_METRICS = tuple(f"rubric_{c}" for c in judge.RUBRIC_CRITERIA) + (
+    "rubric_total", "rubric_coverage", "failed_rate", "judge_model")
+
+explain_process_docs = hooks.prepared_docs("loki_explain")
+#: LOKI's question already says the image is fake and what to explain.
+explain_doc_to_text = prompted(_same_for_every_family(""))
+
+
+def rubric_judge() -> judge.JudgeConfig | None:
+    """The judge configured by ``FAKEVLM_JUDGE_*`` (read now), or None: without one nothing is graded."""
+    try:
+        return judge.JudgeConfig.from_env()
+    except judge.JudgeNotConfigured:
+        return None
+
+
+def rubric_item(doc, answer: str) -> judge.RubricItem:
+    return judge.RubricItem(answer, doc["image"], tuple(doc["overall_notes"]),
+                            tuple(judge.Region(tuple(r["box"]), r["note"]) for r in doc["regions"]))
+
+
+def explain_record(doc, results) -> dict:
+    """The judge's grades of the answer (``rubric``: criterion -> 0-5), or why there are none.
+
+    No answer at all earns 0 on every criterion without a request (LOKI's rubric gives 0 to
+    a refusal); the judge off leaves ``rubric`` None. The answer itself is in the samples'
+    ``resps``, not repeated here.
+    """
+    text, failed, failure = _answered(results)
+    record = {"id": doc["id"], "failed": failed, "failure": failure, "rubric": None, "judge_failure": None,
+              "judge_model": None}
+    config = rubric_judge()
+    if config is None:
+        return record
+    record["judge_model"] = judge.summary(config.describe("rubric"))
+    if failed:
+        return {**record, "rubric": dict.fromkeys(judge.RUBRIC_CRITERIA, 0.0)}
+    (graded,) = judge.judge_rubric([rubric_item(doc, text)], config)
+    if graded.failure:
+        logger.warning(f"doc {doc['id']!r}: the judge gave no grade ({graded.failure})")
+    return {**record, "rubric": graded.scores, "judge_failure": graded.failure}
+
+
+def explain_process_results(doc, results):
+    record = explain_record(doc, results)
+    return {name: record for name in EXPLAIN_METRICS}
+
+
+def _ungraded(records, metric: str) -> str | None:
+    """None when every doc is graded; else why ``metric`` is withheld (logged)."""
+    if not any(r["judge_model"] for r in records):
+        why = (f"{metric} not computed: no judge is configured. Set FAKEVLM_JUDGE_MODEL (and FAKEVLM_JUDGE_BASE_URL "
+               "for a server other than OpenAI's) to grade the explanations; the answers are in the samples")
+    else:
+        missing = [r for r in records if r["rubric"] is None]
+        if not missing:
+            return None
+        reasons = Counter(r["judge_failure"] or "no grade" for r in missing).most_common(3)
+        why = (f"{metric} not computed: {len(missing)} of {len(records)} explanations have no grade "
+               f"({'; '.join(f'{n}x {reason}' for reason, n in reasons)}); rerun: the graded ones come from the cache")
+    logger.warning(why)
+    return why
+
+
+def _rubric_mean(records, metric: str, value) -> float | None:
+    if not records or _ungraded(records, metric):
+        return None
+    return sum(value(r["rubric"]) for r in records) / len(records)
+
+
+def _criterion_mean(criterion: str):
+    def aggregate(records):
+        return _rubric_mean(records, f"rubric_{criterion}", lambda scores: scores[criterion])
+
+    aggregate.__name__ = f"agg_rubric_{criterion}"
+    aggregate.__doc__ = f"Mean {criterion} grade (0-5, LOKI's scale) over every explanation; None unless all are graded."
+    return aggregate
+
+
+agg_rubric_overall, agg_rubric_completeness, agg_rubric_correctness, agg_rubric_plausibility = (
+    _criterion_mean(c) for c in judge.RUBRIC_CRITERIA)
+
+
+def agg_rubric_total(records):
+    """Mean of the four grades' sum (0-20, LOKI's total) over every explanation; None unless all are graded."""
+    return _rubric_mean(records, "rubric_total", lambda scores: sum(scores.values()))
+
+
+def agg_rubric_coverage(records):
+    """Share of explanations the judge graded, x100; None with no judge."""
+    if not any(r["judge_model"] for r in records):
+        return None
+    return _share(records, lambda r: r["rubric"] is not None)
+
+
 def write_miniature(root: Path) -> list[str]:
-    """LOKI's two annotation files for one real and one fake image (two questions each) under ``root``."""
+    """LOKI's three annotation files under ``root``: one real and one fake image, two yes/no
+    questions each, both multiple-choice questions on the pair, and the fake one explained."""
     import json
 
     from PIL import Image
 
     media = root / "media_data"
-    records = []
+    records, paths = [], []
     for i, (label, category) in enumerate((("real", "sence"), ("fake", "doc"))):
         image = f"media_data/{category}/{i}.png"
+        paths.append(image)
         (root / image).parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (8, 8), (200 if label == "real" else 40, 90, 90)).save(root / image)
         for asks, question in (("fake", "Is this image generated by AI?"), ("real", "Is this image taken from the real world?")):
             records.append({"image_path": image, "question": question, "answer": "yes" if asks == label else "no",
                             "question_type": f"image_tf_image_{label}_ask_{asks}_{category}", "id": f"{i}{asks}"})
+    choices = ["The first one.", "The second one."]
+    multi_choice = [
+        {"image_path": paths, "question": "<image>\n<image>\nWhich of the above images is most likely not generated by AI?",
+         "choices": choices, "answer": "A", "question_type": "image_mc_real_from_fake_doc", "id": "mc_real"},
+        {"image_path": paths, "question": "<image>\n<image>\nWhich of the above images is most likely generated by AI?",
+         "choices": choices, "answer": "B", "question_type": "image_mc_fake_from_real_doc", "id": "mc_fake"},
+    ]
+    open_ended = [{"image_path": paths[1], "id": "oe_fake", "question": "<image>\nThis is a fake image. Explain where it seems inauthentic.",
+                   "problems": {"global": [{"desc": "The colours are flat."}],
+                                "regional": [{"region": [1, 1, 4, 3], "desc": "The edge is smeared."}]}}]
     ann = root / "data_json"
     ann.mkdir(parents=True, exist_ok=True)
     (ann / TF_FILE).write_text(json.dumps(records), encoding="utf-8")
-    (ann / OE_FILE).write_text("[]", encoding="utf-16")
+    (ann / MC_FILE).write_text(json.dumps(multi_choice), encoding="utf-8")
+    (ann / OE_FILE).write_text(json.dumps(open_ended), encoding="utf-16")
     return ["--annotations", str(ann), "--images", str(media.parent)]
 
 
@@ -215,11 +516,12 @@ BENCHMARK = Benchmark(
     title="LOKI",
     prepare=run,
     add_arguments=add_arguments,
-    prepare_hint="--annotations <dir with true_or_false.json and open_ended_vqa.json> --images <LOKI root containing media_data/>",
-    tasks=("loki", "loki_judgment"),
-    datasets=("loki", "loki_judgment"),
-    headline={"loki": ("acc", "f1", "rouge_l", "css"), "loki_judgment": ("loki_score", "acc")},
-    labels={"loki_score": "LOKI score"},
+    prepare_hint="--annotations <LOKI's data_json/image> --images <LOKI root containing media_data/>",
+    tasks=("loki", "loki_judgment", "loki_mc", "loki_explain"),
+    datasets=("loki", "loki_judgment", "loki_mc", "loki_explain"),
+    headline={"loki": ("acc", "f1", "rouge_l", "css"), "loki_judgment": ("loki_score", "acc"),
+              "loki_mc": ("loki_score", "acc"), "loki_explain": ("rubric_total",)},
+    labels={"loki_score": "LOKI score", "rubric_total": "LOKI rubric (0-20)"},
     paper=(
         PaperRows("Table 2", {m: {k: v for k, v in zip(("acc", "f1", "rouge_l", "css"), vals) if v is not None} for m, vals in _TABLE2.items()}),
         PaperRows("Table 8", {"FakeVLM": {f"acc_{c}": v for c, v in _TABLE8.items()}}),
