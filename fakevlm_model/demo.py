@@ -1,4 +1,4 @@
-"""``fakevlm-demo``: the whole product on CPU, offline, in about two minutes: a tiny LLaVA learns a
+"""``fakevlm-demo``: the whole product on CPU, offline, in about 90 s of CPU time: a tiny LLaVA learns a
 toy detection problem through the real data preparation, training recipe, lmms-eval task and leaderboard.
 
 Steps, each through the project's own command:
