@@ -61,7 +61,8 @@ class Benchmark:
     ``add_arguments(parser)`` defines; ``prepare_hint`` is the command line shown when a
     task finds nothing prepared. ``datasets``: the prepared sets it writes (default: its
     name). ``tasks``: the lmms-eval tasks its YAMLs define. ``headline``: per task, the
-    metrics a leaderboard shows first. ``labels``: display names of metrics. (Prompts are
+    metrics a leaderboard shows first. ``labels``: display names of metrics and of tasks
+    other than the first. ``groups``: what the per-group metrics break the docs down by. (Prompts are
     the folder's ``doc_to_text = prompted({family: suffix})`` hook.) ``variants``: perturbation names (``fakevlm_tasks.perturb.PERTURBATIONS``) to generate
     variant tasks for, per task. ``write_miniature(root) -> argv``: writes a tiny copy of
     the official format under ``root`` and returns the ``fakevlm-data prepare <name>``
@@ -79,6 +80,8 @@ class Benchmark:
     labels: Mapping[str, str] = field(default_factory=dict)
     paper: tuple[PaperRows, ...] = ()
     variants: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    groups: str = "category"  # what its per-group metrics break the docs down by (category, manipulation, family)
+    ranking: Mapping[str, str] = field(default_factory=dict)  # task -> the metric that ranks models ("acc" if absent)
     write_miniature: Callable[[Path], list[str]] | None = None
     folder: Path | None = None  # set by discovery
 

@@ -25,19 +25,9 @@ from pathlib import Path
 from fakevlm_tasks import stats, uncertainty
 from fakevlm_tasks.perturb import PERTURBATIONS, split_task_name
 
-#: Benchmarks in the paper's order; any other task follows, alphabetically.
-TASK_ORDER = ("fakeclue", "loki", "ddvqa", "dmimage", "ffpp", "ffpp_gen", "loki_judgment")
-TASK_LABELS = {
-    "fakeclue": "FakeClue",
-    "loki": "LOKI",
-    "ddvqa": "DD-VQA",
-    "dmimage": "DMimage",
-    "ffpp": "FF++",
-    "ffpp_gen": "FF++ (explained)",
-    "loki_judgment": "LOKI (own protocol)",
-}
-#: The headline metrics, in the order of the paper's columns (Table 3 for DMimage's
-#: real/fake split, Table 5's average AUC for FF++); a task shows those it reports.
+#: Headline metrics of a task no benchmark declares (a task of lmms-eval's own, say), in
+#: the order of the paper's columns; a task shows those it reports. A benchmark's own are
+#: in its declaration (``Benchmark.headline``), like its title, labels and paper rows.
 HEADLINE = ("real_acc", "real_f1", "fake_acc", "fake_f1", "acc", "f1", "rouge_l", "css", "auc_avg", "loki_score")
 METRIC_LABELS = {
     "real_acc": "real Acc",
@@ -46,6 +36,8 @@ METRIC_LABELS = {
     "fake_f1": "fake F1",
     "acc": "Acc",
     "f1": "F1",
+    "f1_fake": "F1 (fake +)",
+    "balanced_acc": "balanced Acc",
     "rouge_l": "ROUGE-L",
     "css": "CSS",
     "auc": "AUC",
@@ -60,8 +52,42 @@ BREAKDOWN_METRICS = ("acc", "f1", "auc", "video_auc", "bacc", "fake_acc", "loki_
 #: aggregation is ``hooks.group_aggregation``'s. The longest of these prefixes names the entry.
 GROUP_BASES = ("acc", "auc", "video_auc", "bacc", "fake_acc", "loki_score")
 GROUP_AGGREGATION = "group_aggregation"
-#: What a task's groups are; "per_category" where not listed.
-GROUP_KIND = {"ffpp": "per_manipulation", "ffpp_gen": "per_manipulation", "ddvqa": "per_manipulation", "dmimage": "per_family"}
+
+
+# ------------------------------------------------------------ what the benchmarks declare
+
+
+def _declared() -> dict:
+    """{task: Benchmark} for every task a benchmark folder declares (fakevlm_tasks.benchmarks)."""
+    from fakevlm_tasks import benchmarks
+
+    return {task: bench for bench in benchmarks.discover().values() for task in bench.tasks}
+
+
+def _paper_order() -> list[str]:
+    """The tasks of the ``fakevlm_paper`` group, in its order: the leaderboard's first columns."""
+    import yaml
+
+    from fakevlm_tasks import TASKS_DIR
+
+    group = yaml.safe_load((TASKS_DIR / "fakevlm_paper.yaml").read_text(encoding="utf-8"))
+    return list(group.get("task") or [])
+
+
+def headline(task: str) -> tuple[str, ...]:
+    bench = _declared().get(task)
+    return tuple(bench.headline.get(task, HEADLINE)) if bench else HEADLINE
+
+
+def metric_label(metric: str, task: str | None = None) -> str:
+    bench = _declared().get(task) if task else None
+    return (bench.labels.get(metric) if bench else None) or METRIC_LABELS.get(metric, metric)
+
+
+def group_kind(task: str) -> str:
+    """What a task's groups are, as its breakdown is named: ``per_category``, ``per_manipulation``, ..."""
+    bench = _declared().get(task)
+    return f"per_{bench.groups if bench else 'category'}"
 
 MEASURED = "measured"
 
@@ -178,7 +204,7 @@ def read_results(path: Path) -> tuple[str, str, dict]:
             if (value := _value(v)) is not None:
                 kept[name] = value
         if breakdown := _breakdown(kept, _group_metrics((data.get("configs") or {}).get(task))):
-            kept.setdefault(GROUP_KIND.get(task, "per_category"), breakdown)
+            kept.setdefault(group_kind(task), breakdown)
         scores[task] = kept
     return model_label(data), str(data.get("date", "")), scores
 
@@ -204,85 +230,45 @@ def collect(paths) -> list[Row]:
 # ------------------------------------------------------------ the paper's numbers
 
 
-def _t2(fc, lk):
-    """Table 2 row: FakeClue and LOKI (Acc, F1, ROUGE-L, CSS); None where the paper has '-'."""
-    keys = ("acc", "f1", "rouge_l", "css")
-    return {"fakeclue": dict(zip(keys, fc)), "loki": dict(zip(keys, lk))}
-
-
-def _t4(vals):
-    return {"ddvqa": dict(zip(("acc", "f1", "rouge_l", "css"), vals))}
-
-
-def _t3(real, fake, overall):
-    """Table 3 row: DMimage Acc and F1 on real images, on fake images, overall."""
-    keys = ("real_acc", "real_f1", "fake_acc", "fake_f1", "acc", "f1")
-    return {"dmimage": dict(zip(keys, (*real, *fake, *overall)))}
-
-
-def _t5(df, f2f, fs, nt, avg):
-    """Table 5 row: FF++ AUC per manipulation and their average, shown for both FF++ tasks (groups as the tasks name them)."""
-    per = {"deepfakes": {"auc": df}, "face2face": {"auc": f2f}, "faceswap": {"auc": fs}, "neuraltextures": {"auc": nt}}
-    return {task: {"auc_avg": avg, "per_manipulation": per} for task in ("ffpp", "ffpp_gen")}
-
-
-#: (model, source, scores) as printed in the paper (x100). '-' in the paper is None here.
-PAPER = [
-    ("Deepseek-VL2-small", "Table 2", _t2((40.4, 54.2, 17.1, 50.4), (25.3, 38.7, 16.4, 39.1))),
-    ("Deepseek-VL2", "Table 2", _t2((47.5, 54.1, 17.2, 50.5), (43.1, 39.2, 16.9, 38.8))),
-    ("InternVL2-8B", "Tables 2, 4", {**_t2((50.6, 49.0, 18.0, 58.1), (52.6, 34.0, 17.9, 47.2)), **_t4((56.9, 53.1, 14.3, 51.1))}),
-    ("InternVL2-40B", "Tables 2, 4", {**_t2((50.7, 46.3, 17.6, 55.2), (50.7, 37.6, 18.4, 47.3)), **_t4((52.5, 57.7, 22.2, 54.5))}),
-    ("Qwen2-VL-7B", "Tables 2, 4", {**_t2((45.7, 59.2, 26.6, 56.5), (57.1, 35.0, 18.2, 38.4)), **_t4((45.7, 58.9, 26.6, 56.5))}),
-    ("Qwen2-VL-72B", "Tables 2, 4", {**_t2((57.8, 56.5, 17.5, 54.4), (55.4, 40.9, 17.3, 43.2)), **_t4((59.5, 57.9, 20.5, 56.6))}),
-    ("GPT-4o (2024-08-06)", "Tables 2, 4", {**_t2((47.4, 42.0, 13.4, 40.7), (63.4, 57.2, 14.7, 35.4)), **_t4((53.2, 31.7, 13.0, 42.7))}),
-    ("CNNSpot", "Tables 2, 3", {**_t2((43.1, 9.8, None, None), (43.1, 11.4, None, None)), **_t3((87.8, 88.4), (28.4, 44.2), (40.6, 43.3))}),
-    ("FreqNet", "Table 2", _t2((48.7, 39.3, None, None), (58.9, 50.6, None, None))),
-    ("Fatformer", "Table 2", _t2((54.5, 45.1, None, None), (58.8, 48.4, None, None))),
-    ("UnivFD", "Tables 2, 3", {**_t2((63.1, 46.8, None, None), (49.0, 35.8, None, None)), **_t3((89.4, 88.3), (44.9, 61.2), (53.9, 60.7))}),
-    ("AIDE (trained on FakeClue)", "Table 2", _t2((85.9, 94.5, None, None), (65.6, 80.2, None, None))),
-    ("NPR (trained on FakeClue)", "Table 2", _t2((90.2, 91.6, None, None), (77.4, 80.0, None, None))),
-    ("Gram-Net", "Table 3", _t3((62.8, 54.1), (78.8, 88.1), (67.4, 79.4))),
-    ("Fusing", "Table 3", _t3((87.7, 86.1), (15.5, 27.2), (40.4, 36.5))),
-    ("LNP", "Table 3", _t3((63.1, 67.4), (56.9, 72.5), (58.2, 68.3))),
-    ("AntifakePrompt", "Table 3", _t3((91.3, 92.5), (89.3, 91.2), (90.6, 91.2))),
-    ("SIDA", "Table 3", _t3((92.9, 93.1), (90.7, 91.0), (91.8, 92.4))),
-    ("Common-DF-T", "Table 4", _t4((83.7, 87.6, 57.7, None))),
-    ("Common-DF-I", "Table 4", _t4((84.9, 88.4, 58.8, None))),
-    ("Common-DF-TI", "Table 4", _t4((87.5, 90.1, 60.9, None))),
-    ("FWA", "Table 5", _t5(92.1, 90.0, 88.4, 81.2, 87.7)),
-    ("Face X-ray", "Table 5", _t5(97.9, 98.7, 98.7, 92.9, 95.9)),
-    ("SRM", "Table 5", _t5(97.3, 97.0, 97.4, 93.0, 95.8)),
-    ("CDFA", "Table 5", _t5(99.9, 86.9, 93.3, 80.7, 90.2)),
-    ("FakeVLM", "Tables 2-5, 8", {
-        **_t2((98.6, 98.1, 58.0, 87.7), (84.3, 83.7, 20.1, 58.2)),
-        **_t3((98.2, 99.1), (89.7, 94.6), (94.0, 94.3)),
-        **_t4((93.2, 93.1, 70.4, 86.6)),
-        **_t5(97.2, 96.0, 96.8, 95.0, 96.3),
-    }),
-]
-# Table 8 (LOKI accuracy per category), keyed by LOKI's own category names ("sence" sic).
-PAPER[-1][2]["loki"]["per_category"] = {c: {"acc": v} for c, v in {
-    "sence": 98.9, "animals": 89.7, "person": 73.8, "object": 94.1, "medicine": 69.3, "doc": 85.0, "satellite": 97.2}.items()}
-
-
 def paper_rows() -> list[Row]:
-    """The paper's reported numbers as rows; ``source`` names the table ("paper, Table 2")."""
-    rows = []
-    for model, tables, scores in PAPER:
-        clean = {t: {m: v for m, v in ms.items() if v is not None} for t, ms in scores.items()}
-        rows.append(Row(f"{model} [paper]", f"paper, {tables}", clean))
-    return rows
+    """The numbers papers report, from each benchmark's declaration, one row per model ("<model> [paper]").
 
+    ``source`` names the tables ("paper, Table 2, Table 3"). A paper's per-group numbers
+    (``acc_<category>``, ``auc_<manipulation>``) also form its breakdown.
+    """
+    from fakevlm_tasks import benchmarks
 
-# ------------------------------------------------------------------------ tables
+    rows: dict[str, Row] = {}
+    tables: dict[str, list[str]] = {}
+    for bench in benchmarks.discover().values():
+        for paper in bench.paper:
+            task = paper.task or bench.tasks[0]
+            for model, values in paper.rows.items():
+                row = rows.setdefault(model, Row(f"{model} [paper]"))
+                kept = row.scores.setdefault(task, {})
+                kept.update({m: v for m, v in values.items() if v is not None})
+                groups = {m for m in values if _split_group_metric(m) and not m.endswith("_avg")}
+                if breakdown := _breakdown(kept, groups):
+                    kept[group_kind(task)] = breakdown
+                if paper.table not in tables.setdefault(model, []):
+                    tables[model].append(paper.table)
+    for model, row in rows.items():
+        row.source = "paper, " + ", ".join(tables[model])
+    return list(rows.values())
 
 
 def _task_key(task: str):
-    return (TASK_ORDER.index(task), task) if task in TASK_ORDER else (len(TASK_ORDER), task)
+    order = _paper_order()
+    base, _ = split_task_name(task)
+    return (order.index(task), task) if task in order else (len(order), base, task)
 
 
 def _label(task: str) -> str:
-    return TASK_LABELS.get(task, task)
+    """The benchmark's title for its first task; its ``labels`` entry or "<title> (<task>)" for the others."""
+    bench = _declared().get(task)
+    if bench is None:
+        return task
+    return bench.labels.get(task) or (bench.title if task == bench.tasks[0] else f"{bench.title} ({task})")
 
 
 def _number(v):
@@ -292,11 +278,11 @@ def _number(v):
 def main_table(rows: list[Row], measured: list[Row]) -> Table:
     """The paper's main shape: per measured benchmark, the headline metrics any row reports."""
     tasks = sorted({t for r in measured for t in r.scores if split_task_name(t)[1] is None}, key=_task_key)
-    columns = [(t, m) for t in tasks for m in HEADLINE if any(_number(r.get(t, m)) is not None for r in rows)]
+    columns = [(t, m) for t in tasks for m in headline(t) if any(_number(r.get(t, m)) is not None for r in rows)]
     return Table(
         "main",
         "Detection and explanation (x100)",
-        [f"{_label(t)} {METRIC_LABELS[m]}" for t, m in columns],
+        [f"{_label(t)} {metric_label(m, t)}" for t, m in columns],
         rows,
         [[_number(r.get(t, m)) for t, m in columns] for r in rows],
         columns,
@@ -336,7 +322,7 @@ def breakdown_tables(rows: list[Row], measured: list[Row]) -> list[Table]:
                 cells = [[_entry_value(e, sub) for e in row] for row in values]
                 if not any(c is not None for row, r in zip(cells, rows) if r.source == MEASURED for c in row):
                     continue
-                what = "score" if sub is None else METRIC_LABELS.get(sub, sub)
+                what = "score" if sub is None else metric_label(sub, task)
                 tables.append(Table(
                     f"{metric}_{task}" + ("" if sub is None else f"_{sub}"),
                     f"{_label(task)} {metric.replace('_', ' ')}: {what} (x100)",
@@ -356,7 +342,7 @@ def robustness_tables(measured: list[Row], metric: str = "acc") -> list[Table]:
         tasks = [base] + [f"{base}_{p}" for p in names]
         tables.append(Table(
             f"robustness_{base}",
-            f"{_label(base)} under perturbations: {METRIC_LABELS.get(metric, metric)} (x100)",
+            f"{_label(base)} under perturbations: {metric_label(metric, base)} (x100)",
             ["clean"] + [f"{p} ({PERTURBATIONS[p].description})" for p in names],
             measured,
             [[_number(r.get(t, metric)) for t in tasks] for r in measured],

@@ -16,8 +16,15 @@ from fakevlm_tasks import logged_samples, stats
 
 #: Metrics the samples give even where the results do not report them.
 SAMPLE_ONLY = ("balanced_acc", "auc", "tpr_at_fpr_1", "tpr_at_fpr_5", "ece", "brier")
-#: The metric that ranks models on each benchmark; "acc" where not listed.
-HEADLINE_METRIC = {"ffpp": "auc_avg", "ffpp_gen": "auc_avg", "loki_judgment": "loki_score"}
+
+
+def ranking_metric(task: str) -> str:
+    """The metric that ranks models on a task: its benchmark's ``ranking`` entry, else "acc"."""
+    from fakevlm_tasks.benchmarks import task_benchmark
+
+    bench = task_benchmark(task)
+    return (bench.ranking.get(task) if bench else None) or "acc"
+
 #: A value recomputed from the samples must match the reported one this closely (x100) to get an interval.
 REPRODUCE_TOLERANCE = 1e-6
 ALPHA = 0.05
@@ -175,7 +182,7 @@ def significance(runs: list[Run], settings: Settings) -> list[dict]:
     if not runs:
         return []
     task = runs[0].task
-    metric = HEADLINE_METRIC.get(task, "acc")
+    metric = ranking_metric(task)
     ranked = sorted((r for r in runs if _number(r.reported.get(metric)) is not None),
                     key=lambda r: -r.reported[metric])
     if len(ranked) < 2:

@@ -196,6 +196,7 @@ BENCHMARK = Benchmark(
     prepare_hint="--annotations <DD-VQA DQ_FF++ folder> --images <FF++ frames root>",
     tasks=("ddvqa",),
     headline={"ddvqa": ("acc", "f1", "rouge_l", "css")},
+    groups="manipulation",
     paper=(PaperRows("Table 4", {
         model: {k: v for k, v in zip(("acc", "f1", "rouge_l", "css"), vals) if v is not None}
         for model, vals in {

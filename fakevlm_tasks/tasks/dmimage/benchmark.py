@@ -198,7 +198,8 @@ BENCHMARK = Benchmark(
     prepare_hint="--source <DMimage test root, one folder per source>",
     tasks=("dmimage",),
     headline={"dmimage": ("real_acc", "real_f1", "fake_acc", "fake_f1", "acc", "f1")},
-    labels={"real_acc": "Real Acc", "real_f1": "Real F1", "fake_acc": "Fake Acc", "fake_f1": "Fake F1"},
+    labels={"real_acc": "real Acc", "real_f1": "real F1", "fake_acc": "fake Acc", "fake_f1": "fake F1"},
+    groups="family",
     paper=(PaperRows("Table 3", {
         "CNNSpot": _table3((87.8, 88.4), (28.4, 44.2), (40.6, 43.3)),
         "UnivFD": _table3((89.4, 88.3), (44.9, 61.2), (53.9, 60.7)),
