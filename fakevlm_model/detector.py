@@ -48,7 +48,8 @@ from fakevlm_tasks.data.common import FAKECLUE_QUESTION
 from fakevlm_tasks.parsing import FAKE, REAL
 from fakevlm_tasks.sample import Answer, VerdictScore
 
-SUPPORTED_TASKS = "fakeclue, loki, loki_judgment, ffpp, ffpp_gen, dmimage and their robustness variants"
+#: What the detector can answer, said by kind of question (the benchmarks are discovered, not listed here).
+SUPPORTED_TASKS = "tasks that ask the detection question or a LOKI-style yes/no judgment (their docs say what they ask)"
 VERDICT_SENTENCES = {REAL: "This is a real image.", FAKE: "This is a fake image."}
 #: Labels a Hugging Face classifier may give its fake class (compared lower-cased).
 FAKE_LABEL_NAMES = ("fake", "ai", "artificial", "generated", "ai-generated", "ai_generated", "synthetic", "deepfake")
@@ -92,8 +93,8 @@ def answer_text(kind: str, verdict: str, doc) -> str:
 def _refusal(task, doc_id, why: str) -> UnsupportedRequest:
     return UnsupportedRequest(
         f"detector: task {task!r} cannot be answered by a real/fake image classifier (doc {doc_id}: {why}). "
-        f"It answers the detection question {FAKECLUE_QUESTION!r} and LOKI's yes/no judgment: {SUPPORTED_TASKS}; "
-        "not ddvqa (free questions about parts of a face) or multiple choice."
+        f"It answers the detection question {FAKECLUE_QUESTION!r} and LOKI's yes/no judgment ({SUPPORTED_TASKS}); "
+        "not free questions (about parts of a face, say) or multiple choice."
     )
 
 

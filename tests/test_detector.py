@@ -201,7 +201,7 @@ def test_a_ddvqa_question_is_refused_with_the_tasks_it_supports(tiny, images):
     docs = [{"id": 0, "image": str(images[0]), "question": "Do the person's eyes look real/fake?"}]
     model = _detector(tiny, docs)
     model.task_dict = {"ddvqa": {"test": docs}}
-    with pytest.raises(UnsupportedRequest, match=r"task 'ddvqa'.*eyes.*fakeclue, loki, loki_judgment, ffpp"):
+    with pytest.raises(UnsupportedRequest, match=r"task 'ddvqa'.*eyes.*detection question.*yes/no judgment"):
         model.generate_until([_request("generate_until", {}, 0, task="ddvqa")])
 
 
