@@ -25,18 +25,17 @@ from rouge_score import rouge_scorer
 from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 
 import lmms_runs
+from fakevlm_tasks import benchmarks
 from fakevlm_tasks.parsing import parse_verdict
 from lmms_runs import offline_env, prepare, results_of, run_cli
 from official_formats import (
     ddvqa_questions,
     fakeclue_record,
     ffpp_frames,
-    loki_tf_pair,
     write_ddvqa,
     write_dmimage,
     write_fakeclue,
     write_ffpp_split,
-    write_loki,
 )
 
 pytestmark = pytest.mark.slow
@@ -137,13 +136,13 @@ def write_all(tmp: Path, data_root: Path) -> None:
         fakeclue_record("animal/real/0.png", 1, "animal", "This is a real image. Natural fur."),
         fakeclue_record("doc/fake/1.png", 0, "doc", "This is a fake image. Garbled text."),
     ])
-    loki_ann, loki_media = write_loki(tmp / "loki", loki_tf_pair("r1", "real", "sence") + loki_tf_pair("f1", "fake", "doc"), [])
+    loki = benchmarks.module("loki").write_miniature(tmp / "loki")  # every LOKI set, multiple choice and rubric included
     for argv in (
         ["ffpp", "--source", str(frames), "--split", str(split), "--frames-per-video", "2"],
         ["ddvqa", "--annotations", str(dq), "--images", str(frames)],
         ["dmimage", "--source", str(dm)],
         ["fakeclue", "--annotations", str(ann), "--images", str(images)],
-        ["loki", "--annotations", str(loki_ann), "--images", str(loki_media)],
+        ["loki", *loki],
     ):
         prepare(data_root, *argv, "--strict")
 

@@ -45,7 +45,8 @@ class PlantedScores(lmms):
         out = []
         for req in requests:
             _, _, _, doc_id, task, split = req.args
-            p = planted_p_real(self.task_dict[task][split][doc_id]["image"])
+            doc = self.task_dict[task][split][doc_id]
+            p = planted_p_real(doc.get("image") or doc["images"][0])  # loki_mc's docs show two images
             text = "This is a real image. Natural light." if p > 0.5 else "This is a fake image. Smooth skin."
             out.append(Answer(text, verdict=VerdictScore(p_real=p, p_fake=1 - p, step=3)))
         PlantedScores.calls += len(requests)
