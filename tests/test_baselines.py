@@ -112,8 +112,17 @@ def test_template_lists_a_prompt_for_every_adapter_the_readme_names():
 def test_no_prompt_carries_an_image_placeholder():
     # InternVL2's adapter prepends "<image>\n" itself (a second one would not match its
     # pixel tiles), qwen2_vl strips it, and openai would send it as literal text.
-    for entry in _template_kwargs().values():
-        assert "<image>" not in entry["pre_prompt"] + entry["post_prompt"]
+    from fakevlm_tasks import benchmarks
+
+    families = {entry["family"] for entry in _template_kwargs().values()}
+    assert families <= set(benchmarks.DETECTION_PROMPTS)
+    doc = {"question": "Does the image looks real/fake?"}
+    for name in benchmarks.discover():
+        module = benchmarks.module(name)
+        hooks = [getattr(module, h) for h in dir(module) if h.endswith("doc_to_text")]
+        for hook in hooks:
+            for family in families:
+                assert "<image>" not in hook(doc, {"family": family}), (name, family)
 
 
 def test_internvl2_adapter_needs_remote_code_so_it_cannot_run_offline():
