@@ -170,6 +170,15 @@ def test_a_constant_answer_model_after_a_scored_one_in_the_same_process_inherits
     assert r["fake_acc,none"] == 100.0 and r["real_acc,none"] == 0.0
 
 
+def test_dummy_after_the_real_fakevlm_adapter_in_one_process_inherits_no_score(data_root, tiny_llava):
+    first = evaluate("fakevlm", ["dmimage"], data_root, model_args=f"pretrained={tiny_llava},device=cpu,max_new_tokens=6")
+    assert first["results"]["dmimage"]["score_coverage,none"] == 100.0  # every answer carried its verdict score
+    assert first["results"]["dmimage"]["auc_avg,none"] is not None
+    second = evaluate("dummy", ["dmimage"], data_root, model_args="response=This is a fake image.")
+    assert second["results"]["dmimage"]["auc_avg,none"] is None
+    assert second["results"]["dmimage"]["score_coverage,none"] == 0.0
+
+
 def test_a_variant_task_under_another_name_gets_its_own_scores(data_root, tmp_path):
     from fakevlm_tasks import TASKS_DIR
 
