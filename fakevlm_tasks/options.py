@@ -10,7 +10,7 @@ from dataclasses import dataclass
 #: What LOKI strips, one character at a time and in this order, from both ends of an answer.
 _EDGE_PUNCTUATION = (",", ".", "!", "?", ";", ":", "'")
 
-#: Which rule decided, in the order they are tried (docs/protocol.md, "LOKI's multiple choice").
+#: Which rule decided, in the order they are tried (docs/protocol.md, "LOKI's multiple choice (loki_mc)").
 RULES = ("bracket", "bold", "letter", "letter_dot", "option_text", "content", "fallback")
 
 
