@@ -8,6 +8,7 @@ unseeded random fallback replaced by a coin flip seeded from the text. ``"robust
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -66,14 +67,29 @@ def _official(text) -> Verdict:
     Where the official script would raise (no second sentence, not a string) the answer is
     treated like any other undecided one: it gets the coin flip.
     """
-    if isinstance(text, str):
-        for sentence in text.split(".")[:2]:
-            sentence = sentence.lower()
-            if "real" in sentence:
-                return Verdict(REAL)
-            if "fake" in sentence:
-                return Verdict(FAKE)
-    return Verdict(_coin_flip(text), fallback=True)
+    decided = _official_word(text)
+    return Verdict(decided[0]) if decided else Verdict(_coin_flip(text), fallback=True)
+
+
+def _official_word(text) -> tuple[str, tuple[int, int] | None] | None:
+    """The official rule's decision and where it read it: the first "real" (then "fake") as a substring of
+    sentence 1, then of sentence 2 (split on "."), as ``(label, (start, end))``; None when neither decides.
+    The span is None in the rare text whose lower-casing changes its length and hides the word's place."""
+    if not isinstance(text, str):
+        return None
+    offset = 0
+    for sentence in text.split(".")[:2]:
+        lowered = sentence.lower()
+        for label in (REAL, FAKE):
+            at = lowered.find(label)
+            if at < 0:
+                continue
+            if len(lowered) == len(sentence):
+                return label, (offset + at, offset + at + len(label))
+            found = re.search(label, sentence, re.IGNORECASE)
+            return label, (offset + found.start(), offset + found.end()) if found else None
+        offset += len(sentence) + 1
+    return None
 
 
 def _coin_flip(text) -> str:
@@ -338,6 +354,8 @@ class _Reading:
     concludes: bool = False
     hedged: bool = False  # a refusal or hedge, with no verdict after it
     first_impression: bool = False  # "at first it looks real": a later revision overturns it
+    cues: tuple[_Cue, ...] = ()  # the cues that gave ``label`` (for verdict_spans), placed in the part of the sentence read
+    read_from: int = 0  # where that part starts in the sentence (after a dropped concession)
 
 
 def _robust(text, question) -> str:
@@ -347,11 +365,8 @@ def _robust(text, question) -> str:
     if structured:
         return structured
     normalised = _normalise(text)
-    sentences = [(s.strip(" ,-"), "?" in s) for s in _SENTENCE_RE.findall(normalised)]
-    sentences = [(s, q) for s, q in sentences if s]
-    # A model that repeats the question ("Is it AI-generated? No.") supplies it itself.
-    yes_means = _question_class(question) or _question_class(
-        " ".join(s for s, is_question in sentences if is_question))
+    sentences = [(s, q) for _, s, q in _sentences(normalised)]
+    yes_means = _yes_means(question, sentences)
 
     labelled = _labelled_verdict(sentences, yes_means) or _score_verdict(normalised)
     if labelled:
@@ -495,6 +510,22 @@ def _normalise(text: str) -> str:
     return text
 
 
+def _sentences(normalised: str) -> list[tuple[int, str, bool]]:
+    """``(offset, sentence, is_question)`` of each non-empty sentence of normalised text, stripped of " ,-"."""
+    out = []
+    for match in _SENTENCE_RE.finditer(normalised):
+        raw = match.group(0)
+        sentence = raw.strip(" ,-")
+        if sentence:
+            out.append((match.start() + len(raw) - len(raw.lstrip(" ,-")), sentence, "?" in raw))
+    return out
+
+
+def _yes_means(question, sentences) -> str | None:
+    """What "yes" affirms: the question's class, else that of the questions the answer repeats ("Is it AI-generated? No.")."""
+    return _question_class(question) or _question_class(" ".join(s for s, is_question in sentences if is_question))
+
+
 def _question_class(question) -> str | None:
     """The class a "yes" affirms: the one class the question asks about, else None.
 
@@ -562,7 +593,8 @@ def _choose(readings) -> str | None:
 
 
 def _read_sentence(sentence: str) -> _Reading:
-    sentence = _drop_concession(sentence)
+    read_from, read_to = _unconceded(sentence)
+    sentence = sentence[read_from:read_to]
     cues = _cues(sentence)
     if not cues:
         return _Reading(None, hedged=bool(_HEDGE_RE.search(sentence)))
@@ -591,17 +623,19 @@ def _read_sentence(sentence: str) -> _Reading:
     if _POSSIBILITY_RE.search(sentence, segment_start, last):
         strong = False
     concludes = bool(_CONCLUSION_START_RE.match(sentence)) or bool(pivot and pivot.group("conclusive"))
-    return _Reading(label, strong, cues[0].about_image, concludes, first_impression=first_impression)
+    return _Reading(label, strong, cues[0].about_image, concludes, first_impression=first_impression,
+                    cues=tuple(cues), read_from=read_from)
 
 
-def _drop_concession(sentence: str) -> str:
+def _unconceded(sentence: str) -> tuple[int, int]:
+    """``(start, end)`` of the sentence without its concession."""
     match = _CONCESSION_RE.search(sentence)
     if not match:
-        return sentence
+        return 0, len(sentence)
     if not sentence[:match.start()].strip(" ,"):
         comma = sentence.find(",", match.end())
-        return sentence[comma + 1:] if comma >= 0 else ""
-    return sentence[:match.start()]
+        return (comma + 1, len(sentence)) if comma >= 0 else (len(sentence), len(sentence))
+    return 0, match.start()
 
 
 def _cues(sentence: str) -> list[_Cue]:
@@ -695,3 +729,107 @@ def evidence_verdict(text) -> str:
     """The verdict the evidence (the text after the opening verdict sentence) argues for,
     read by the robust parser: REAL, FAKE, or UNKNOWN when it argues for neither."""
     return _robust(split_verdict_sentence(text)[1], None)
+
+
+# --------------------------------------------------------------------------- where the verdict was read
+
+
+def verdict_spans(text, mode: str = "robust", question=None) -> list[tuple[int, int]]:
+    """Where ``text`` states the verdict the parser reads: sorted, disjoint ``(start, end)`` spans of ``text``.
+
+    fakevlm mode: the one "real" or "fake" that decided; none when the coin flip did. Robust
+    mode: in each sentence read as the verdict, the cues it was read from (with the negation
+    that turned them: "isn't real", "no sign of manipulation"), and a yes/no that means the
+    verdict (opening the answer or after "Answer:"); none for UNKNOWN. The rules read a normalised copy of the
+    text (lower-cased, Chinese rewritten as English); words the normalisation rewrote get no
+    span, so Chinese answers, verdicts read from per-class scores or option letters, and a
+    verdict read off a first impression ("At first it looks real. On closer inspection ...")
+    have none. It reads the parser's own functions and changes no verdict.
+    """
+    if mode == "fakevlm":
+        decided = _official_word(text)
+        return [decided[1]] if decided and decided[1] else []
+    if mode != "robust":
+        raise ValueError(f"unknown parse mode {mode!r}; expected one of {MODES}")
+    label = _robust(text, question)
+    if label == UNKNOWN:
+        return []
+    normalised = _normalise(text)
+    sentences = _sentences(normalised)
+    yes_means = _yes_means(question, [(s, q) for _, s, q in sentences])
+    found = [[(at, at + len(word))] for at, word in _yes_nos(sentences) if _yes_no_label(word, yes_means) == label]
+    statements = [(offset, s) for offset, s, is_question in sentences if not is_question]
+    if statements and (opening := _YES_NO_RE.match(statements[0][1])):  # read without it, as _robust does
+        statements[0] = (statements[0][0] + opening.end(), statements[0][1][opening.end():])
+    for (offset, sentence), reading in zip(statements, _read_statements([s for _, s in statements])):
+        if reading.label == label:
+            read = sentence[reading.read_from:]
+            found += [[(offset + reading.read_from + a, offset + reading.read_from + b) for a, b in _cue_tries(read, cue)]
+                      for cue in reading.cues]
+    locate = _locator(text, normalised)
+    located = (next((span for span in map(lambda t: locate(*t), tries) if span), None) for tries in found)
+    return _merged([span for span in located if span is not None])
+
+
+def _yes_nos(sentences) -> list[tuple[int, str]]:
+    """The yes/no words the parser may read, with their offsets in the normalised text: opening the first
+    statement, and opening what follows an "Answer:" label (or the next sentence, after a bare label)."""
+    statements = [(offset, s) for offset, s, is_question in sentences if not is_question]
+    starts = [statements[0]] if statements else []
+    for i, (offset, sentence, _) in enumerate(sentences):
+        for label in _LABEL_RE.finditer(sentence):
+            rest = sentence[label.end():]
+            if rest.strip(" ,:-"):
+                starts.append((offset + len(sentence) - len(rest.lstrip(" ,:-")), rest.lstrip(" ,:-")))
+            elif i + 1 < len(sentences):
+                starts.append(sentences[i + 1][:2])
+    return [(at, match.group("word")) for at, content in starts if (match := _YES_NO_RE.match(content))]
+
+
+def _cue_tries(sentence: str, cue: _Cue) -> list[tuple[int, int]]:
+    """The spans to try for a cue: with the negation that turned it first, then the cue alone (if not negated)."""
+    if cue.raw == cue.label:
+        return [(cue.start, cue.end)]
+    words = list(_WORD_RE.finditer(sentence, _clause_start(sentence, cue.start), cue.start))
+    for distance, word in enumerate(reversed(words)):
+        reach = _NEGATORS.get(word.group(0))
+        if reach is not None and distance <= reach:
+            return [(word.start(), cue.end)]
+    return []
+
+
+def _locator(text: str, normalised: str):
+    """A function from a span of the normalised text to the same words' span in ``text``, or None where the
+    normalisation rewrote them. Where it only lower-cased the text, or blanked markup characters, up to the span,
+    the place is the same; elsewhere the two texts are aligned (difflib), and the words found there must
+    normalise to the same words."""
+    lowered = text.lower()
+    blocks = []
+
+    def through(position: int) -> int | None:
+        return next((i + position - j for i, j, n in blocks if j <= position < j + n), None)
+
+    def locate(start: int, end: int) -> tuple[int, int] | None:
+        if len(lowered) != len(text):  # lower-casing changed the length: positions cannot be told
+            return None
+        if all(x == y or y == " " for x, y in zip(lowered[:end], normalised[:end])) and end <= len(lowered):
+            return start, end
+        if not blocks:
+            blocks.extend(difflib.SequenceMatcher(None, lowered, normalised, autojunk=False).get_matching_blocks())
+        first, last = through(start), through(end - 1)
+        if first is None or last is None or first > last:
+            return None
+        # Aligned ends can straddle a rewrite ("created by ai" against "created by artificial intelligence").
+        return (first, last + 1) if _normalise(text[first:last + 1]).strip() == normalised[start:end] else None
+
+    return locate
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
