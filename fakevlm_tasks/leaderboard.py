@@ -680,10 +680,17 @@ def main(argv=None) -> int:
     parser.add_argument("results", nargs="+", help="lmms-eval *_results.json files, or folders searched for them")
     parser.add_argument("--out", default="leaderboard", help="output folder (default: ./leaderboard)")
     parser.add_argument("--with-paper", action="store_true", help="add the paper's reported numbers as labelled reference rows")
+    parser.add_argument("--html", metavar="DIR", help="also write the leaderboard as a static site with a sample explorer per task into DIR")
     _add_stats_options(parser)
     args = parser.parse_args(argv)
     try:
-        written = write_leaderboard(args.results, args.out, with_paper=args.with_paper, settings=_settings(args))
+        settings = _settings(args)
+        written = write_leaderboard(args.results, args.out, with_paper=args.with_paper, settings=settings)
+        if args.html:
+            from fakevlm_tasks import site
+
+            written["site"] = site.write_site(args.results, args.html, board_dir=args.out, with_paper=args.with_paper,
+                                              css_model=settings.css_model)
     except (FileNotFoundError, ValueError) as exc:
         print(f"fakevlm-leaderboard: {exc}", file=sys.stderr)
         return 2
