@@ -16,7 +16,7 @@ from fakevlm_tasks.judge import RUBRIC_CRITERIA, Region, RubricItem, RubricScore
 from fakevlm_tasks.sample import Answer
 from lmms_runs import data_dir, prepare
 from loki_runs import DUMMY_ANSWER, REAL_LIMIT, RUBRIC, RUBRIC_REPLY, loki_run
-from test_judge import config_for, running, serve  # noqa: F401 - serve is a fixture
+from test_judge import config_for, serve  # noqa: F401 - serve is a fixture
 
 loki = benchmarks.module("loki")
 GRADES = {c: float(s) for c, s in RUBRIC.items()}

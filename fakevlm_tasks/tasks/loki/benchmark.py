@@ -297,18 +297,20 @@ CATEGORIES = ("animals", "doc", "medicine", "object", "person", "satellite", "se
 METRICS = hooks.DETECTION_METRICS + tuple(f"acc_{c}" for c in CATEGORIES)
 JUDGMENT_METRICS = hooks.LOKI_JUDGMENT_METRICS + tuple(f"loki_score_{c}" for c in CATEGORIES)
 
-process_docs = hooks.prepared_docs("loki")
-judgment_process_docs = hooks.prepared_docs("loki_judgment")
-doc_to_text = prompted(DETECTION_PROMPTS)
-#: LOKI's own protocol appends this to every yes/no question, for every model.
-judgment_doc_to_text = prompted({"fakevlm": " Answer with yes or no.", "general": " Answer with yes or no.", "api": " Answer with yes or no."})
-process_results = hooks.detection_results(METRICS)
-judgment_process_results = hooks.judgment_results(JUDGMENT_METRICS)
 
 
 def _same_for_every_family(suffix: str) -> dict:
     """LOKI's own protocols ask every model the same thing."""
     return {"fakevlm": suffix, "general": suffix, "api": suffix}
+
+
+process_docs = hooks.prepared_docs("loki")
+judgment_process_docs = hooks.prepared_docs("loki_judgment")
+doc_to_text = prompted(DETECTION_PROMPTS)
+#: LOKI's own protocol appends this to every yes/no question.
+judgment_doc_to_text = prompted(_same_for_every_family(" Answer with yes or no."))
+process_results = hooks.detection_results(METRICS)
+judgment_process_results = hooks.judgment_results(JUDGMENT_METRICS)
 
 
 def _answered(results) -> tuple[str, bool, str | None]:
