@@ -525,7 +525,7 @@ BENCHMARK = Benchmark(
               "loki_mc": ("loki_score", "acc"), "loki_explain": ("rubric_total",)},
     labels={"loki_judgment": "LOKI (own protocol)", "loki_mc": "LOKI (multiple choice)", "loki_explain": "LOKI (explanations, judged)",
             "loki_score": "LOKI score", "rubric_total": "LOKI rubric (0-20)"},
-    ranking={"loki_judgment": "loki_score", "loki_mc": "loki_score", "loki_explain": "rubric_total"},
+    ranking={"loki_judgment": "loki_score", "loki_mc": "loki_score"},
     paper=(
         PaperRows("Table 2", {m: {k: v for k, v in zip(("acc", "f1", "rouge_l", "css"), vals) if v is not None} for m, vals in _TABLE2.items()}),
         PaperRows("Table 8", {"FakeVLM": {f"acc_{c}": v for c, v in _TABLE8.items()}}),
