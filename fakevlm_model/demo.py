@@ -15,7 +15,7 @@ Steps, each through the project's own command:
 4. ``lmms-eval --model fakevlm --tasks fakeclue`` on it, while ``fakevlm-train`` fine-tunes a copy
    with the paper's full fine-tuning config shrunk to toy size (written to the work folder).
 5. The same lmms-eval run on the trained checkpoint.
-6. ``fakevlm-leaderboard`` on both runs, and a before/after table of the held-out scores.
+6. ``fakevlm-leaderboard`` on both runs, with its static site (``--html``), and a before/after table of the held-out scores.
 
 Both models are asked in the training template (``prompt_format=train``). This is a toy detection
 problem that shows each part working; its numbers say nothing about FakeVLM's accuracy.
@@ -242,8 +242,8 @@ def run_demo(workdir: Path, *, eval_batch_size: int = 16, train: TrainSettings =
     before, after = read_scores(before_out), read_scores(after_out)
 
     print("[6/6] fakevlm-leaderboard on both runs")
-    board = workdir / "leaderboard"
-    finish(start(command(*FAKEVLM_LEADERBOARD) + [str(before.results), str(after.results), "--out", str(board)],
+    board, site = workdir / "leaderboard", workdir / "site"
+    finish(start(command(*FAKEVLM_LEADERBOARD) + [str(before.results), str(after.results), "--out", str(board), "--html", str(site)],
                  workdir / "logs" / "leaderboard.log", env))
 
     print(f"\nHeld-out test set: {after.n_docs} images ({TASK} task, x100)")
@@ -252,8 +252,9 @@ def run_demo(workdir: Path, *, eval_batch_size: int = 16, train: TrainSettings =
     print("One held-out fake image:\n" + example(before, after, fake))
     print("\n" + DISCLAIMER)
     print(f"\nleaderboard: {board / 'leaderboard.md'} (tables, CSVs, chart in {board})")
+    print(f"site: {site / 'index.html'} (open it in a browser: the tables, and every held-out answer of both models)")
     print(f"results: {before.results}\n         {after.results}")
-    return {"before": before, "after": after, "leaderboard": board}
+    return {"before": before, "after": after, "leaderboard": board, "site": site}
 
 
 def main(argv=None) -> int:

@@ -9,6 +9,7 @@ unseeded random fallback replaced by a coin flip seeded from the text. ``"robust
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import re
@@ -358,31 +359,55 @@ class _Reading:
     read_from: int = 0  # where that part starts in the sentence (after a dropped concession)
 
 
+@dataclass(frozen=True)
+class _Parse:
+    """The robust reading of one answer, with the pieces :func:`verdict_spans` points into."""
+
+    label: str
+    normalised: str | None = None  # None where the answer's structure (JSON, an option letter) decided
+    sentences: tuple = ()  # (offset, sentence, is_question) in ``normalised``
+    yes_means: str | None = None
+    statements: tuple = ()  # (offset, statement) as read: the first without its opening yes/no
+    readings: tuple | None = None  # their readings; None where a label ("Answer: ...") or per-class scores decided
+
+
 def _robust(text, question) -> str:
+    return _robust_parse(text, question).label
+
+
+def _robust_parse(text, question) -> _Parse:
     if not isinstance(text, str) or not text.strip():
-        return UNKNOWN
+        return _Parse(UNKNOWN)
     structured = _json_verdict(text, question) or _option_verdict(text, question)
     if structured:
-        return structured
+        return _Parse(structured)
     normalised = _normalise(text)
-    sentences = [(s, q) for _, s, q in _sentences(normalised)]
-    yes_means = _yes_means(question, sentences)
+    sentences = tuple(_sentences(normalised))
+    yes_means = _yes_means(question, [(s, q) for _, s, q in sentences])
 
-    labelled = _labelled_verdict(sentences, yes_means) or _score_verdict(normalised)
+    labelled = _labelled_verdict([(s, q) for _, s, q in sentences], yes_means) or _score_verdict(normalised)
     if labelled:
-        return labelled
+        return _Parse(labelled, normalised, sentences, yes_means)
 
-    statements = [s for s, is_question in sentences if not is_question]
-    yes_no = None
-    if statements:
-        match = _YES_NO_RE.match(statements[0])
-        if match:
-            statements[0] = statements[0][match.end():]
-            yes_no = _yes_no_label(match.group("word"), yes_means)
-    from_text = _choose(_read_statements(statements))
+    statements, yes_no = _statements(sentences, yes_means)
+    readings = tuple(_read_statements([s for _, s in statements]))
+    from_text = _choose(readings)
     if yes_no and from_text and yes_no != from_text:
-        return UNKNOWN  # "Yes, it is real." to "Is it AI-generated?": contradicts itself
-    return yes_no or from_text or UNKNOWN
+        label = UNKNOWN  # "Yes, it is real." to "Is it AI-generated?": contradicts itself
+    else:
+        label = yes_no or from_text or UNKNOWN
+    return _Parse(label, normalised, sentences, yes_means, tuple(statements), readings)
+
+
+def _statements(sentences, yes_means) -> tuple[list[tuple[int, str]], str | None]:
+    """The statements as the rules read them, ``(offset, text)``, the first without an opening yes/no; and the
+    class that yes/no affirms."""
+    statements = [(offset, s) for offset, s, is_question in sentences if not is_question]
+    yes_no = None
+    if statements and (match := _YES_NO_RE.match(statements[0][1])):
+        statements[0] = (statements[0][0] + match.end(), statements[0][1][match.end():])
+        yes_no = _yes_no_label(match.group("word"), yes_means)
+    return statements, yes_no
 
 
 # --- structured answers: JSON objects, option letters, per-class scores
@@ -534,6 +559,12 @@ def _question_class(question) -> str | None:
     """
     if not isinstance(question, str) or not question.strip():
         return None
+    return _class_asked(question)
+
+
+@functools.lru_cache(maxsize=256)
+def _class_asked(question: str) -> str | None:
+    """:func:`_question_class` of a question string; cached, since a task asks every doc the same few questions."""
     sentences = _SENTENCE_RE.findall(_normalise(question))
     asked = [s for s in sentences if "?" in s] or sentences
     labels = {c.label for s in asked for c in _cues(s)}
@@ -734,41 +765,50 @@ def evidence_verdict(text) -> str:
 # --------------------------------------------------------------------------- where the verdict was read
 
 
-def verdict_spans(text, mode: str = "robust", question=None) -> list[tuple[int, int]]:
+def verdict_spans(text, mode: str = "robust", question=None, label: str | None = None) -> list[tuple[int, int]]:
     """Where ``text`` states the verdict the parser reads: sorted, disjoint ``(start, end)`` spans of ``text``.
 
     fakevlm mode: the one "real" or "fake" that decided; none when the coin flip did. Robust
     mode: in each sentence read as the verdict, the cues it was read from (with the negation
     that turned them: "isn't real", "no sign of manipulation"), and a yes/no that means the
-    verdict (opening the answer or after "Answer:"); none for UNKNOWN. The rules read a normalised copy of the
-    text (lower-cased, Chinese rewritten as English); words the normalisation rewrote get no
-    span, so Chinese answers, verdicts read from per-class scores or option letters, and a
-    verdict read off a first impression ("At first it looks real. On closer inspection ...")
-    have none. It reads the parser's own functions and changes no verdict.
+    verdict (opening the answer or after "Answer:"); none for UNKNOWN. The rules read a
+    normalised copy of the text (lower-cased, Chinese rewritten as English); words the
+    normalisation rewrote get no span, so Chinese answers, verdicts read from per-class scores
+    or option letters, and a verdict read off a first impression ("At first it looks real. On
+    closer inspection ...") have none. ``label``: the verdict a caller logged; the spans are
+    empty unless the parser reads that verdict now. It reads the parser's own functions and
+    changes no verdict.
     """
+    if mode not in MODES:
+        raise ValueError(f"unknown parse mode {mode!r}; expected one of {MODES}")
     if mode == "fakevlm":
         decided = _official_word(text)
-        return [decided[1]] if decided and decided[1] else []
-    if mode != "robust":
-        raise ValueError(f"unknown parse mode {mode!r}; expected one of {MODES}")
-    label = _robust(text, question)
-    if label == UNKNOWN:
+        return [decided[1]] if decided and decided[1] and label in (None, decided[0]) else []
+    parsed = _robust_parse(text, question)
+    if parsed.label == UNKNOWN or label not in (None, parsed.label):
         return []
-    normalised = _normalise(text)
-    sentences = _sentences(normalised)
-    yes_means = _yes_means(question, [(s, q) for _, s, q in sentences])
-    found = [[(at, at + len(word))] for at, word in _yes_nos(sentences) if _yes_no_label(word, yes_means) == label]
-    statements = [(offset, s) for offset, s, is_question in sentences if not is_question]
-    if statements and (opening := _YES_NO_RE.match(statements[0][1])):  # read without it, as _robust does
-        statements[0] = (statements[0][0] + opening.end(), statements[0][1][opening.end():])
-    for (offset, sentence), reading in zip(statements, _read_statements([s for _, s in statements])):
-        if reading.label == label:
-            read = sentence[reading.read_from:]
-            found += [[(offset + reading.read_from + a, offset + reading.read_from + b) for a, b in _cue_tries(read, cue)]
-                      for cue in reading.cues]
-    locate = _locator(text, normalised)
-    located = (next((span for span in map(lambda t: locate(*t), tries) if span), None) for tries in found)
+    parsed = _spelled_out(parsed, text, question)
+    found = [[(at, at + len(word))] for at, word in _yes_nos(parsed.sentences)
+             if _yes_no_label(word, parsed.yes_means) == parsed.label]
+    for (offset, sentence), reading in zip(parsed.statements, parsed.readings):
+        if reading.label == parsed.label:
+            start = offset + reading.read_from
+            found += [[(start + a, start + b) for a, b in _cue_tries(sentence[reading.read_from:], cue)] for cue in reading.cues]
+    locate = _locator(text, parsed.normalised)
+    located = (next((span for span in (locate(*t) for t in tries) if span), None) for tries in found)
     return _merged([span for span in located if span is not None])
+
+
+def _spelled_out(parsed: _Parse, text: str, question) -> _Parse:
+    """``parsed`` with its sentences read too where a label, per-class scores or the answer's structure decided."""
+    if parsed.readings is not None:
+        return parsed
+    normalised = _normalise(text)
+    sentences = tuple(_sentences(normalised))
+    yes_means = _yes_means(question, [(s, q) for _, s, q in sentences])
+    statements, _ = _statements(sentences, yes_means)
+    return _Parse(parsed.label, normalised, sentences, yes_means, tuple(statements),
+                  tuple(_read_statements([s for _, s in statements])))
 
 
 def _yes_nos(sentences) -> list[tuple[int, str]]:

@@ -49,20 +49,33 @@ LEGEND = ("Values x100. ± is half the width of the 95% bootstrap interval from 
 
 @dataclass
 class Notes:
-    """leaderboard.json, looked up by (model, task, metric): each value's row (interval, n) and its test against the best."""
+    """leaderboard.json, looked up by (model, task, metric): each value's row (interval, n) and its test against the
+    best; and the name each model is shown by (:func:`short_names`)."""
 
     marks: leaderboard.Uncertainty
     rows: dict = field(default_factory=dict)
+    names: dict = field(default_factory=dict)
 
     @classmethod
-    def read(cls, path: Path) -> Notes:
+    def read(cls, path: Path, models: list[str]) -> Notes:
         data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
         rows, significance = data.get("rows") or [], data.get("significance") or []
         return cls(leaderboard.Uncertainty(rows=rows, significance=significance),
-                   {(r["model"], r["task"], r["metric"]): r for r in rows})
+                   {(r["model"], r["task"], r["metric"]): r for r in rows}, short_names(models))
 
     def test(self, model: str, task: str, metric: str) -> dict | None:
         return next((s for s in self.marks.significance if (s["model"], s["task"], s["metric"]) == (model, task, metric)), None)
+
+
+_LOCAL_CHECKPOINT = re.compile(r"(?:/|\.{1,2}/|~/).*/(?P<name>[^/]+ \([^()/]+\))")
+
+
+def short_names(models: list[str]) -> dict[str, str]:
+    """How each model is shown: a checkpoint given by its local path by its folder's name and the adapter
+    ("/tmp/x/runs/ckpt (fakevlm)" -> "ckpt (fakevlm)") where no two models would then look the same; others as named."""
+    short = {m: match["name"] if (match := _LOCAL_CHECKPOINT.fullmatch(m)) else m for m in models}
+    counts = {name: list(short.values()).count(name) for name in short.values()}
+    return {m: name if counts[name] == 1 else m for m, name in short.items()}
 
 
 def _family(rows: list[Row], base: str) -> list[Row]:
@@ -101,9 +114,11 @@ def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
 
 
-def _model_cell(row: Row) -> str:
+def _model_cell(row: Row, notes: Notes) -> str:
     badge = ' <span class="badge">paper</span>' if row.source != MEASURED else ""
-    return f'<th scope="row">{_esc(row.model)}{badge}</th><td>{_esc(row.source)}</td>'
+    name = notes.names.get(row.model, row.model)
+    title = f' title="{_esc(row.model)}"' if name != row.model else ""
+    return f'<th scope="row"{title}>{_esc(name)}{badge}</th><td>{_esc(row.source)}</td>'
 
 
 def _score_cell(value, row: Row, key: tuple[str, str] | None, notes: Notes) -> str:
@@ -160,7 +175,7 @@ def table_html(table: Table, notes: Notes, *, table_id: str, headers: list[str],
         tds = [_heat_cell(c) if heat else _score_cell(c, row, k, notes) for c, k in zip(cells, keys)]
         tds += [_score_cell(column[i], row, None, notes) for column in extra.values()]
         paper = ' class="paper"' if row.source != MEASURED else ""
-        body.append(f'<tr{paper}>{_model_cell(row)}{"".join(tds)}</tr>')
+        body.append(f'<tr{paper}>{_model_cell(row, notes)}{"".join(tds)}</tr>')
     return (f'<table class="sortable{" heatmap" if heat else ""}" id="{_esc(table_id)}">\n'
             f'<caption>{_esc(table.title)}</caption>\n'
             f'<thead><tr><th scope="col">Model</th><th scope="col">Source</th>{head}</tr></thead>\n'
@@ -247,7 +262,8 @@ def robustness_png(table: Table, notes: Notes, path: Path) -> None:
         xs, ys, cis = zip(*points)
         low = [y - ci[0] if ci else 0.0 for y, ci in zip(ys, cis)]
         high = [ci[1] - y if ci else 0.0 for y, ci in zip(ys, cis)]
-        ax.errorbar(xs, ys, yerr=[low, high], marker="o", capsize=3, label=row.model, color=plt.cm.tab10.colors[i % 10])
+        ax.errorbar(xs, ys, yerr=[low, high], marker="o", capsize=3, label=notes.names.get(row.model, row.model),
+                    color=plt.cm.tab10.colors[i % 10])
     ax.set_xticks(range(len(names)), names)
     ax.set_ylim(0, 100)
     ax.set_ylabel("x100")
@@ -349,19 +365,21 @@ def _spans(text, record: dict, kind: str, question) -> tuple[list[int], list[int
     for LOKI's own rules, which read no verdict words."""
     if not isinstance(text, str) or kind == "choice":
         return [], []
-    robust = parsing.parse_verdict(text, "robust", question)
-    robust_spans = _flat(text, parsing.verdict_spans(text, "robust", question))
     if kind == "judgment":
-        same = record.get("verdict_source") != "judge" and robust in (parsing.REAL, parsing.FAKE) and record.get("robust") in ("yes", "no")
-        return [], robust_spans if same else []
-    official = not record.get("official_fallback") and parsing.parse_verdict(text, "fakevlm") == record.get("verdict_official")
-    return (robust_spans if robust == record.get("verdict") else [],
-            _flat(text, parsing.verdict_spans(text, "fakevlm")) if official else [])
+        if record.get("verdict_source") == "judge" or record.get("robust") not in ("yes", "no"):
+            return [], []
+        return [], _flat(text, parsing.verdict_spans(text, "robust", question))
+    robust = parsing.verdict_spans(text, "robust", question, label=record.get("verdict"))
+    official = [] if record.get("official_fallback") else parsing.verdict_spans(text, "fakevlm", label=record.get("verdict_official"))
+    return _flat(text, robust), _flat(text, official)
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 
 
 def _flat(text: str, spans: list[tuple[int, int]]) -> list[int]:
     """``[start, end, ...]`` in UTF-16 code units, as JavaScript indexes strings (they differ past U+FFFF)."""
-    if all(ord(c) <= 0xFFFF for c in text):
+    if not spans or not _ASTRAL.search(text):
         return [x for span in spans for x in span]
     return [len(text[:x].encode("utf-16-le")) // 2 for span in spans for x in span]
 
@@ -405,8 +423,9 @@ class Explorer:
     notes: list[str]
 
 
-def explorer_data(task: str, runs: list[tuple[str, Path]], *, css_model=None) -> Explorer | None:
-    """The samples of every model on ``task`` (``runs``: model name, samples file), one doc per doc key, in column arrays."""
+def explorer_data(task: str, runs: list[tuple[str, Path]], *, css_model=None, names: dict | None = None) -> Explorer | None:
+    """The samples of every model on ``task`` (``runs``: model name, samples file), one doc per doc key, in column
+    arrays; ``names``: how each model is shown (default: as named)."""
     strings, thumbs, notes = Strings(), {}, []
     _, perturbation = split_task_name(task)
     docs: dict[str, dict] = {}
@@ -455,6 +474,7 @@ def explorer_data(task: str, runs: list[tuple[str, Path]], *, css_model=None) ->
     }
     per_model = [_answer_columns(answer, keys, strings) for answer in answers]
     data = {"task": task, "kind": kind, "readings": READINGS.get(kind, READINGS["detection"]), "models": models,
+            "names": [(names or {}).get(m, m) for m in models],
             "notes": notes, "docs": columns, "answers": per_model, "s": strings.table()}
     return Explorer(data, thumbs, notes)
 
@@ -513,7 +533,7 @@ def write_site(paths, out_dir: str | Path, *, board_dir: str | Path, with_paper:
     if not measured:
         raise ValueError("no lmms-eval results JSON found in the given paths")
     rows = measured + (leaderboard.paper_rows() if with_paper else [])
-    notes = Notes.read(board / "leaderboard.json")
+    notes = Notes.read(board / "leaderboard.json", [r.model for r in measured])
     for folder in ("assets", "img", "data", "thumbs"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     for asset in ASSETS.iterdir():
@@ -523,7 +543,7 @@ def write_site(paths, out_dir: str | Path, *, board_dir: str | Path, with_paper:
         shutil.copyfile(board / "leaderboard.json", out / "leaderboard.json")
 
     tasks = sorted({t for r in measured for t in r.scores}, key=leaderboard._task_key)
-    explorers = _write_explorers(tasks, measured, out, css_model=css_model)
+    explorers = _write_explorers(tasks, measured, out, css_model=css_model, names=notes.names)
     sections = []
     for base in [t for t in tasks if split_task_name(t)[1] is None]:
         family_rows, family_measured = _family(rows, base), _family(measured, base)
@@ -545,7 +565,7 @@ def write_site(paths, out_dir: str | Path, *, board_dir: str | Path, with_paper:
     return index
 
 
-def _write_explorers(tasks: list[str], measured: list[Row], out: Path, *, css_model=None) -> list[str]:
+def _write_explorers(tasks: list[str], measured: list[Row], out: Path, *, css_model=None, names: dict | None = None) -> list[str]:
     """A sample explorer page and data script per task with logged samples; the tasks that got one."""
     written = []
     for task in tasks:
@@ -553,7 +573,7 @@ def _write_explorers(tasks: list[str], measured: list[Row], out: Path, *, css_mo
         runs = [(model, path) for model, path in runs if path.is_file()]
         if not runs or not _slug_ok(task):
             continue
-        explorer = explorer_data(task, runs, css_model=css_model)
+        explorer = explorer_data(task, runs, css_model=css_model, names=names)
         if explorer is None:
             continue
         unwritten = write_thumbs(explorer.thumbs, out / "thumbs")

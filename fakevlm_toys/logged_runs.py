@@ -19,15 +19,15 @@ EVIDENCE = {"real": ["natural fur", "consistent shadows", "sharp text", "even se
             "fake": ["smeared fur", "a checkerboard pattern", "garbled text", "melted edges"]}
 
 
-def write_images(folder: Path, n: int, *, size: int = 64, seed: int = 0) -> list[Path]:
-    """``n`` small noisy PNGs with a coloured block each (real-looking images are not needed, only decodable ones)."""
+def write_images(folder: Path, n: int, *, size: int = 64, suffix: str = ".png", noise: float = 40, seed: int = 0) -> list[Path]:
+    """``n`` noisy images with a coloured block each (real-looking images are not needed, only decodable ones)."""
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(n):
-        image = Image.effect_noise((size, size), 40).convert("RGB")
+        image = Image.effect_noise((size, size), noise).convert("RGB")
         image.paste(tuple(rng.randrange(256) for _ in range(3)), (8, 8, size // 2, size // 2))
-        paths.append(folder / f"{i:05d}.png")
+        paths.append(folder / f"{i:05d}{suffix}")
         image.save(paths[-1])
     return paths
 
@@ -45,11 +45,14 @@ def fakeclue_docs(images: list[Path], *, seed: int = 0) -> list[dict]:
     return docs
 
 
-def answer(doc: dict, *, right: bool, rng: random.Random, unreadable: bool = False, p_real: float | None = None) -> Answer:
-    """A model's answer to ``doc``: the verdict sentence (right or wrong) and some evidence; unreadable: no verdict."""
+def answer(doc: dict, *, right: bool, rng: random.Random, unreadable: bool = False, p_real: float | None = None,
+           details: int = 0) -> Answer:
+    """A model's answer to ``doc``: the verdict sentence (right or wrong) and some evidence, then ``details`` more
+    sentences about regions of the image; unreadable: no verdict."""
     verdict = doc["label"] if right else {"real": "fake", "fake": "real"}[doc["label"]]
     text = (f"I see {rng.choice(EVIDENCE[verdict])}." if unreadable
             else f"This is a {verdict} image. It shows {rng.choice(EVIDENCE[verdict])} and {rng.choice(EVIDENCE[verdict])}.")
+    text += "".join(f" Region {rng.randrange(100)} has {rng.choice(EVIDENCE[verdict])}." for _ in range(details))
     score = None if p_real is None else VerdictScore(p_real=p_real, p_fake=1 - p_real)
     return Answer(text, score)
 

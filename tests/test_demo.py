@@ -141,6 +141,20 @@ def test_leaderboard_of_both_runs_is_written_where_the_demo_says(demo_run):
 
 
 @pytest.mark.slow
+def test_site_of_both_runs_is_written_where_the_demo_says(demo_run):
+    stdout, work, _, _ = demo_run
+    (printed,) = re.findall(r"^site: (\S+)", stdout, flags=re.MULTILINE)
+    index = Path(printed)
+    assert index.is_file() and index == work / "site" / "index.html"
+    assert (work / "site" / "samples_fakeclue.html").is_file()
+    script = (work / "site" / "data" / "fakeclue.js").read_text()
+    data = json.loads(script.removeprefix("window.FAKEVLM_SAMPLES=").rstrip().removesuffix(";"))
+    assert sorted(m.rsplit("/", 1)[-1] for m in data["models"]) == ["trained-tiny-llava (fakevlm)", "untrained-tiny-llava (fakevlm)"]
+    thumbs = {data["s"][i] for i in data["docs"]["thumb"]}  # one thumbnail per held-out image
+    assert len(thumbs) == len(data["docs"]["key"]) and all((work / "site" / "thumbs" / t).is_file() for t in thumbs)
+
+
+@pytest.mark.slow
 def test_demo_prints_its_wall_time_and_says_it_is_a_toy_problem(demo_run):
     stdout, _, _, _ = demo_run
     assert re.search(r"^wall time: \d+ s", stdout, flags=re.MULTILINE)

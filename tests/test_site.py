@@ -8,6 +8,7 @@ README's screenshot with the same browser code.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
@@ -136,7 +137,7 @@ def test_paper_rows_are_labelled_and_carry_the_papers_numbers(built):
 
 
 def test_per_category_accuracy_is_a_heat_map_of_the_reported_values(built):
-    site_dir, _, samples = built
+    site_dir, _, _ = built
     results = json.loads(next((site_dir.parent / "results" / "org_weak").glob("20250101*_results.json")).read_text())
     doc = page(site_dir, "index.html")
     table = next(t for t in doc.iter("table") if t.get("id") == "t-per_category_fakeclue_acc")
@@ -181,6 +182,14 @@ def test_every_page_is_valid_html_with_unique_ids_and_only_local_references(buil
                 assert element.get("alt"), (path.name, element.get("src"))
     for asset in (site_dir / "assets").iterdir():
         assert "http" not in asset.read_text(encoding="utf-8"), asset.name
+
+
+def test_local_checkpoints_are_shown_by_their_folder_name_where_that_stays_unambiguous():
+    names = site.short_names(["/tmp/w/untrained (fakevlm)", "/tmp/w/trained (fakevlm)", "Qwen/Qwen2-VL-7B-Instruct (qwen2_vl)",
+                              "/a/ckpt (fakevlm)", "/b/ckpt (fakevlm)", "dummy"])
+    assert names == {"/tmp/w/untrained (fakevlm)": "untrained (fakevlm)", "/tmp/w/trained (fakevlm)": "trained (fakevlm)",
+                     "Qwen/Qwen2-VL-7B-Instruct (qwen2_vl)": "Qwen/Qwen2-VL-7B-Instruct (qwen2_vl)",  # a hub id stays
+                     "/a/ckpt (fakevlm)": "/a/ckpt (fakevlm)", "/b/ckpt (fakevlm)": "/b/ckpt (fakevlm)", "dummy": "dummy"}
 
 
 # ---------------------------------------------------------------------- the explorer data
@@ -283,7 +292,7 @@ def test_site_of_real_lmms_eval_runs_shows_their_answers_and_images(tmp_path):
     results = results_file(tmp_path / "results", proc)
     cli = str(Path(sys.executable).with_name("fakevlm-leaderboard"))
     done = subprocess.run([cli, str(results), "--out", str(tmp_path / "board"), "--html", str(tmp_path / "site")],
-                          capture_output=True, text=True, timeout=600, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+                          capture_output=True, text=True, timeout=600, check=False, env=dict(os.environ, HF_HUB_OFFLINE="1"))
     assert done.returncode == 0, done.stderr[-3000:]
     data = data_of(tmp_path / "site", "fakeclue")
     assert column(data, 0, "text") == [response] * 3 and column(data, 0, "ok") == [0, 1, 1]
@@ -432,13 +441,27 @@ def test_in_a_browser_a_permalink_opens_its_doc_and_the_pages_turn(built, browse
     assert script_errors(browser) == []
 
 
-def readme_screenshot(site_dir: Path, out: Path, width: int = 1000, height: int = 640) -> None:
-    """The README's picture: the top of the site's index page, as a small PNG."""
-    with chromium(width, height) as driver:
-        driver.get((Path(site_dir) / "index.html").as_uri())
-        driver.save_screenshot(str(out))
-    with Image.open(out) as im:
-        im.convert("P", palette=Image.Palette.ADAPTIVE, colors=128).save(out, optimize=True)
+def readme_screenshot(site_dir: Path, out: Path, width: int = 1000) -> None:
+    """The README's picture, a small PNG: the index page down to its first table, above the sample explorer open at
+    the first fake image of the first task."""
+    site_dir = Path(site_dir)
+    task = min(p.stem.removeprefix("samples_") for p in site_dir.glob("samples_*.html"))
+    data = data_of(site_dir, task)
+    fake = next(d for d, t in enumerate(data["docs"]["truth"]) if data["s"][t] == "fake")
+    shots = []
+    with chromium(width, 700) as driver:
+        driver.get((site_dir / "index.html").as_uri())
+        bottom = driver.execute_script("return document.querySelector('table').getBoundingClientRect().bottom")
+        index = Image.open(io.BytesIO(driver.get_screenshot_as_png()))
+        shots.append(index.crop((0, 0, index.width, min(index.height, int(bottom) + 16))))
+        driver.set_window_size(width, 520)
+        driver.get((site_dir / f"samples_{task}.html").as_uri() + "#doc=" + quote(data["s"][data["docs"]["key"][fake]], safe=""))
+        wait_for(driver, lambda d: d.find_element("id", "detail").is_displayed())
+        shots.append(Image.open(io.BytesIO(driver.get_screenshot_as_png())))
+    picture = Image.new("RGB", (width, sum(im.height for im in shots)), "white")
+    for i, im in enumerate(shots):
+        picture.paste(im.convert("RGB"), (0, sum(s.height for s in shots[:i])))
+    picture.convert("P", palette=Image.Palette.ADAPTIVE, colors=96).save(out, optimize=True)
 
 
 if __name__ == "__main__":

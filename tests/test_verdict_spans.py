@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from test_parsing import Q_AI, Q_REAL, TABLE
 
-from fakevlm_tasks.parsing import UNKNOWN, parse_verdict, parse_verdict_detail, verdict_spans
+from fakevlm_tasks.parsing import (
+    UNKNOWN,
+    parse_verdict,
+    parse_verdict_detail,
+    verdict_spans,
+)
 
 
 def words(text: str, spans) -> list[str]:
@@ -42,25 +49,25 @@ def test_robust_spans_are_empty_where_no_word_of_the_answer_holds_the_verdict(an
     assert verdict_spans(answer) == []
 
 
-@pytest.mark.parametrize("answer, question, _expected, _note", TABLE)
-def test_robust_spans_are_ordered_disjoint_and_inside_the_text(answer, question, _expected, _note):
-    spans = verdict_spans(answer, question=question)
-    assert all(0 <= a < b <= len(answer) for a, b in spans)
-    assert all(b1 < a2 for (_, b1), (a2, _) in zip(spans, spans[1:]))
-    if parse_verdict(answer, question=question) == UNKNOWN:
-        assert spans == []
+def test_robust_spans_of_every_spec_answer_are_ordered_disjoint_and_inside_the_text():
+    for answer, question, _, _ in TABLE:
+        spans = verdict_spans(answer, question=question)
+        assert all(0 <= a < b <= len(answer) for a, b in spans), answer
+        assert all(b1 < a2 for (_, b1), (a2, _) in itertools.pairwise(spans)), answer
+        if parse_verdict(answer, question=question) == UNKNOWN:
+            assert spans == [], answer
 
 
-@pytest.mark.parametrize("answer, question, _expected, _note", TABLE)
-def test_official_span_is_the_word_that_decided(answer, question, _expected, _note):
-    verdict = parse_verdict_detail(answer, mode="fakevlm")
-    spans = verdict_spans(answer, mode="fakevlm")
-    if verdict.fallback:
-        assert spans == []
-    else:
+def test_official_span_of_every_spec_answer_is_the_word_that_decided():
+    for answer, _, _, _ in TABLE:
+        verdict = parse_verdict_detail(answer, mode="fakevlm")
+        spans = verdict_spans(answer, mode="fakevlm")
+        if verdict.fallback:
+            assert spans == [], answer
+            continue
         ((a, b),) = spans
-        assert answer[a:b].lower() == verdict.label
-        assert "." not in answer[:a] or answer[:a].count(".") == 1  # sentence 1 or 2
+        assert answer[a:b].lower() == verdict.label, answer
+        assert answer[:a].count(".") <= 1, answer  # in sentence 1 or 2
 
 
 def test_official_span_prefers_real_in_the_first_sentence_then_looks_at_the_second():
@@ -73,3 +80,11 @@ def test_official_span_prefers_real_in_the_first_sentence_then_looks_at_the_seco
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="unknown parse mode"):
         verdict_spans("fake", mode="other")
+
+
+def test_spans_for_a_logged_verdict_the_parser_does_not_read_now_are_empty():
+    text = "This is a fake image. The fur is smeared."
+    assert verdict_spans(text, label="fake") == verdict_spans(text) == [(10, 14)]
+    assert verdict_spans(text, label="real") == []  # e.g. a judge's verdict: no word of the answer says it
+    assert verdict_spans(text, mode="fakevlm", label="fake") == [(10, 14)]
+    assert verdict_spans(text, mode="fakevlm", label="real") == []

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   var D = window.FAKEVLM_SAMPLES;
-  var S = D.s, docs = D.docs, A = D.answers, M = D.models;
+  var S = D.s, docs = D.docs, A = D.answers, M = D.names;  // D.models: the full names
   var N = docs.key.length, PAGE = 50;
   var page = 0, shown = [];
   var byKey = new Map();
@@ -107,7 +107,7 @@
   function header() {
     var tr = $("list-head");
     ["image", "doc", "truth", "category"].forEach(function (h) { tr.appendChild(node("th", { scope: "col" }, h)); });
-    M.forEach(function (m) { tr.appendChild(node("th", { scope: "col", class: "model", title: m }, m)); });
+    M.forEach(function (m, k) { tr.appendChild(node("th", { scope: "col", class: "model", title: D.models[k] }, m)); });
   }
 
   // ------------------------------------------------------------------- detail
@@ -143,7 +143,7 @@
   }
   function answerBlock(k, d) {
     var a = A[k], box = node("div", { class: "answer" });
-    box.appendChild(node("h3", {}, M[k]));
+    box.appendChild(node("h3", { title: D.models[k] }, M[k]));
     var v = verdict(a, d);
     var line = node("p", { class: "meta" });
     line.appendChild(document.createTextNode(D.readings[0] + ": "));
@@ -154,9 +154,10 @@
     box.appendChild(line);
     var text = str(a.text[d]);
     box.appendChild(text === null ? node("p", { class: "meta" }, "(no text answer)") : highlighted(text, a.hl[d], a.hl_alt[d]));
-    var scores = "ROUGE-L " + fmt(a.rouge[d], 1) + " (evidence only " + fmt(a.rouge_ev[d], 1) + ") · CSS " + fmt(a.css[d], 1) +
-      " · P(real) " + fmt(a.p_real[d], 3);
-    box.appendChild(node("p", { class: "meta scores" }, scores));
+    var scores = ["ROUGE-L " + fmt(a.rouge[d], 1) + " (evidence only " + fmt(a.rouge_ev[d], 1) + ")"];
+    if (a.css[d] !== null) scores.push("CSS " + fmt(a.css[d], 1));
+    if (a.p_real[d] !== null) scores.push("P(real) " + fmt(a.p_real[d], 3));
+    box.appendChild(node("p", { class: "meta scores" }, scores.join(" · ")));
     if (a.prompt[d] !== docs.q[d] && str(a.prompt[d]) !== null) box.appendChild(node("p", { class: "meta" }, "asked: " + str(a.prompt[d])));
     return box;
   }
