@@ -1,6 +1,28 @@
 """The CSS sentence encoder: which model, precision and backend, who it is, and a disk cache of its embeddings.
 
 :func:`css_scores` is what the lmms-eval glue calls; :func:`fakevlm_tasks.metrics.css` does the maths.
+Settings, read when used: ``$FAKEVLM_CSS_MODEL`` (hub id or local folder), ``$FAKEVLM_CSS_PRECISION``
+(``float32`` | ``bfloat16``), ``$FAKEVLM_CSS_BACKEND`` (``torch`` | ``openvino``), ``$FAKEVLM_CSS_CACHE``
+(the cache's directory, default ``~/.cache/fakevlm-eval/embeddings`` on Linux, the user cache dir
+elsewhere; ``off`` switches it off).
+
+Backends, measured by ``benchmarks/css_backends.py`` on its 5,000 answer/reference pairs (9,692
+distinct texts, all-MiniLM-L6-v2, 2 CPU cores shared with other work; set-up / encoding wall /
+CPU seconds, mean CSS x100, largest per-sample difference from torch float32):
+
+    runtime                   set-up s   wall s   cpu s   CSS x100   max |diff|
+    torch float32 (default)        0.0    514.7   360.1     86.718   0
+    ONNX Runtime float32           1.9    317.1   344.3     86.718   < 0.00001
+    ONNX Runtime int8              4.9    231.0   237.9     85.948   0.060
+    OpenVINO float32               8.4    373.0   259.8     86.718   < 0.00001
+    OpenVINO int8 (NNCF)          53.4    427.9   308.1     86.326   0.051
+
+Both int8 variants move the mean CSS by 0.4-0.8 points, so neither is offered. OpenVINO float32
+gives torch's scores and needs 28% less CPU time: it is the ``openvino`` backend (the ``openvino``
+extra). ONNX Runtime float32 saves little CPU time. sentence-transformers' own onnx/openvino
+backends need optimum-onnx or optimum-intel, which require transformers < 5.6, so this module
+converts the loaded weights itself; bfloat16 autocast is slower than float32 on a CPU without bf16
+instructions (5.5x the CPU time on 300 of these pairs on this AMD EPYC).
 """
 
 from __future__ import annotations
@@ -116,11 +138,14 @@ class Encoder:
     ``encode(texts)`` returns float32 L2-normalised embeddings, one row per text, in order.
     """
 
-    def __init__(self, model, identity: EncoderIdentity, batch_size: int = _BATCH_SIZE) -> None:
+    def __init__(self, model, identity: EncoderIdentity, token_embeddings: Callable[[dict], np.ndarray] | None = None,
+                 batch_size: int = _BATCH_SIZE) -> None:
+        """``token_embeddings`` (features -> batch x tokens x hidden array) replaces the model's own
+        transformer, as another runtime runs it; None runs the model as loaded, in torch."""
         self.model = model
         self.identity = identity
         self.batch_size = batch_size
-        self._token_embeddings = _openvino_runner(model) if identity.backend == "openvino" else None
+        self._token_embeddings = token_embeddings
 
     @property
     def description(self) -> str:
@@ -171,22 +196,18 @@ def _preprocess(model, texts: list[str]) -> dict:
     return dict(prepare(texts))
 
 
-def _openvino_runner(model) -> Callable[[dict], np.ndarray]:
-    """``model``'s transformer converted by OpenVINO from its loaded weights (in memory, offline;
-    a few CPU seconds for MiniLM) and compiled for the CPU. Returns features -> token embeddings."""
-    try:
-        import openvino
-    except ImportError as exc:
-        raise ImportError("the openvino CSS backend needs OpenVINO: pip install 'fakevlm-eval[openvino]'") from exc
+def token_embedding_module(model):
+    """``model``'s transformer as a module from positional tensors to token embeddings, for an
+    export: (module, the input names in order, sample features to trace it with)."""
     import torch
 
     transformer = model.transformers_model
     if transformer is None:
-        raise ValueError("the openvino CSS backend needs a sentence-transformers model built on a transformers model")
+        raise ValueError("converting the CSS encoder needs a sentence-transformers model built on a transformers model")
     sample = _preprocess(model, ["An example sentence for the conversion.", "Another, a little longer, for the trace."])
     names = [k for k, v in sample.items() if isinstance(v, torch.Tensor)]
 
-    class _TokenEmbeddings(torch.nn.Module):
+    class TokenEmbeddings(torch.nn.Module):
         def __init__(self, inner):
             super().__init__()
             self.inner = inner
@@ -194,14 +215,34 @@ def _openvino_runner(model) -> Callable[[dict], np.ndarray]:
         def forward(self, *tensors):
             return self.inner(**dict(zip(names, tensors))).last_hidden_state
 
+    return TokenEmbeddings(transformer.eval()), names, sample
+
+
+def openvino_model(model):
+    """``model``'s transformer converted by OpenVINO from its loaded weights, in memory and offline
+    (a few CPU seconds for MiniLM): (openvino.Model, its input names in order)."""
+    try:
+        import openvino
+    except ImportError as exc:
+        raise ImportError("the openvino CSS backend needs OpenVINO: pip install 'fakevlm-eval[openvino]'") from exc
+    import torch
+
+    module, names, sample = token_embedding_module(model)
     with warnings.catch_warnings(), torch.no_grad():
         # The tracer warns about Python branches on shapes; in an encoder they only compare the
         # mask's length with the sequence's, equal for every input (the tests check other shapes).
         warnings.simplefilter("ignore")
         converted = openvino.convert_model(
-            _TokenEmbeddings(transformer.eval()), example_input=tuple(sample[n] for n in names),
+            module, example_input=tuple(sample[n] for n in names),
             input=[(openvino.PartialShape([-1, -1]), openvino.Type.i64)] * len(names),  # batch x tokens, any size
         )
+    return converted, names
+
+
+def openvino_runner(converted, names: list[str]) -> Callable[[dict], np.ndarray]:
+    """An OpenVINO model compiled for the CPU, as features -> token embeddings."""
+    import openvino
+
     compiled = openvino.Core().compile_model(converted, "CPU")
     return lambda features: compiled([features[n].numpy() for n in names])[0]  # inputs in the order traced
 
@@ -232,7 +273,8 @@ def get_encoder(name: str | None = None, *, precision: str | None = None, backen
             if model is None:
                 model = _models[name] = _load_sentence_transformer(name)
             revision = model_revision(name) or "unknown"
-            encoder = _encoders[key] = Encoder(model, EncoderIdentity(name, revision, precision, backend))
+            runner = openvino_runner(*openvino_model(model)) if backend == "openvino" else None
+            encoder = _encoders[key] = Encoder(model, EncoderIdentity(name, revision, precision, backend), runner)
     return encoder
 
 
