@@ -373,19 +373,22 @@ def agg_contradiction_rate(records):
 
 
 def _css(records, metric: str, texts) -> float | None:
+    """Mean CSS x100 through :func:`fakevlm_tasks.embeddings.css_scores` (its settings, its reference cache)."""
+    from fakevlm_tasks import embeddings
+
     rs = _explained(records)
     if not rs:
         return None
+    predictions, references = texts(rs)
     try:
-        model = metrics.get_embedding_model()
+        scores, encoder = embeddings.css_scores(predictions, references)
     except Exception as exc:
         logger.error(
             f"{metric} not computed: the embedding model could not be loaded ({type(exc).__name__}: {exc}). "
-            f"Set ${metrics.CSS_MODEL_ENV} to a local sentence-transformers model folder or allow hub access."
+            f"Set ${embeddings.CSS_MODEL_ENV} to a local sentence-transformers model folder or allow hub access."
         )
         return None
-    predictions, references = texts(rs)
-    scores = metrics.css(predictions, references, model=model)
+    logger.info(f"{metric}: encoder {encoder}")
     return pct(sum(scores) / len(scores))
 
 
@@ -413,21 +416,24 @@ def agg_css_evidence(records):
 
 
 def agg_css_encoder(records):
-    """Which encoder and precision the ``css`` of this run used, as a short name; None without references.
+    """Which encoder, precision and backend the ``css`` of this run used, as a short name; None without references.
 
-    A local folder is named by its last meaningful path part (the full path is in the
-    environment variable the run was given).
+    A local folder is named by its last meaningful path part; the log has the full
+    description (path, file hash or hub revision) when ``css`` is computed.
     """
     import os
     from pathlib import PurePath
 
+    from fakevlm_tasks import embeddings
+
     if not _explained(records):
         return None
-    name = os.environ.get(metrics.CSS_MODEL_ENV) or metrics.DEFAULT_CSS_MODEL
+    name = os.environ.get(embeddings.CSS_MODEL_ENV) or embeddings.DEFAULT_CSS_MODEL
     parts = [p for p in PurePath(name).parts if p not in ("/", "model", "models", "snapshots")]
     short = parts[-1] if parts else name
-    precision = os.environ.get(metrics.CSS_PRECISION_ENV) or "float32"
-    return f"{short} ({precision})"
+    precision = os.environ.get(embeddings.CSS_PRECISION_ENV) or "float32"
+    backend = os.environ.get(embeddings.CSS_BACKEND_ENV) or "torch"
+    return f"{short} ({precision}, {backend})"
 
 
 # ------------------------------------------------------------ verdict-score metrics
