@@ -433,10 +433,10 @@ def explorer_data(task: str, runs: list[tuple[str, Path]], *, css_model=None, na
     for model, path in runs:
         try:
             lines = logged_samples._read_lines(path)
+            css = _per_doc_css(path, css_model)
         except (OSError, ValueError) as exc:
             notes.append(f"{model}: samples unreadable ({exc})")
             continue
-        css = _per_doc_css(path, css_model)
         answer: dict[str, dict] = {}
         for i, line in enumerate(lines):
             record = logged_samples._record(line) or {}

