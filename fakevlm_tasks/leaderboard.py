@@ -3,7 +3,7 @@
 Reads any number of ``*_results.json`` files (or folders holding them), merges them per
 model (model name = ``--model`` + the checkpoint from ``--model_args``), and writes one
 row per model: Acc/F1/ROUGE-L/CSS per benchmark, AUC where a task reports it, the
-per-group breakdowns, the robustness variants (``tasks/robustness``) and the share of
+per-group breakdowns, the robustness variants (each benchmark's ``variants/``) and the share of
 unreadable answers. Where the run logged its samples (``--log_samples``), each value
 gets a 95% bootstrap interval and each benchmark marks the models that a paired test
 cannot tell from the best (:mod:`fakevlm_tasks.uncertainty`). ``--with-paper`` adds the
