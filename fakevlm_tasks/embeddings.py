@@ -58,7 +58,7 @@ PRECISIONS = ("float32", "bfloat16")
 #: Tokenisation, pooling and normalisation are sentence-transformers' own modules either way.
 BACKENDS = ("torch", "openvino")
 _OFF = frozenset({"off", "0", "false", "no", "none"})
-_BATCH_SIZE = 64
+_BATCH_SIZE = 32  # sentence-transformers' default; on 2 CPU cores ~10% faster than 64
 
 
 def _setting(value: str | None, env: str, default: str, allowed: Sequence[str]) -> str:
