@@ -29,6 +29,7 @@ on a GPU by this project.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import os
 import resource
@@ -309,7 +310,7 @@ def main(argv=None) -> int:
 
     import torch
     from loguru import logger
-    from transformers import AutoConfig
+    from transformers import AutoConfig, AutoProcessor
 
     logger.remove()  # the adapters' info lines would interleave with the table
     logger.add(sys.stderr, level="WARNING")
@@ -323,11 +324,9 @@ def main(argv=None) -> int:
         built_s = time.perf_counter() - began
         config = AutoConfig.from_pretrained(path)
         image_px = config.vision_config.image_size
-        docs_for = lambda n: workload(n, image_px)
+        docs_for = functools.partial(workload, size=image_px)
         n_images = {b: max(4, 2 * b) for b in BATCH_SIZES}
         docs = docs_for(max(n_images.values()))
-        from transformers import AutoProcessor
-
         prompt_tokens = len(AutoProcessor.from_pretrained(path)(images=[docs[0]["image"]], text=["<image>" + QUESTION])["input_ids"][0])
 
         rows: list[Row] = []

@@ -18,11 +18,13 @@ CPU seconds, mean CSS x100, largest per-sample difference from torch float32):
     OpenVINO int8 (NNCF)          53.4    427.9   308.1     86.326   0.051
 
 Both int8 variants move the mean CSS by 0.4-0.8 points, so neither is offered. OpenVINO float32
-gives torch's scores and needs 28% less CPU time: it is the ``openvino`` backend (the ``openvino``
-extra). ONNX Runtime float32 saves little CPU time. sentence-transformers' own onnx/openvino
-backends need optimum-onnx or optimum-intel, which require transformers < 5.6, so this module
-converts the loaded weights itself; bfloat16 autocast is slower than float32 on a CPU without bf16
-instructions (5.5x the CPU time on 300 of these pairs on this AMD EPYC).
+gives torch's scores (every per-sample score within 4e-7) with 28% less CPU time here, and 66.0 s
+against torch's 73.6 s for the answers of a second run in ``benchmarks/metrics_bench.py``: it is
+the ``openvino`` backend (the ``openvino`` extra). torch stays the default: the conversion costs
+2-8 s per process, more than it saves on a small run. ONNX Runtime float32 saves little.
+sentence-transformers' own onnx/openvino backends need optimum-onnx or optimum-intel, which
+require transformers < 5.6, so this module converts the loaded weights itself. bfloat16 autocast
+took 8.2x the CPU time of float32 (``css_backends.py --n 300``) on this CPU without bf16 instructions.
 """
 
 from __future__ import annotations
@@ -121,12 +123,12 @@ def model_revision(name: str) -> str | None:
     from huggingface_hub import try_to_load_from_cache
 
     try:
-        cached = try_to_load_from_cache(name, "modules.json")
+        cached = try_to_load_from_cache(name, "config.json")
     except ValueError:  # not a valid hub id either (a folder that does not exist)
         return None
     if not isinstance(cached, str):  # None (not cached) or the "known missing" sentinel
         return None
-    return f"commit:{Path(cached).parent.name}"  # <cache>/models--org--name/snapshots/<commit>/modules.json
+    return f"commit:{Path(cached).parent.name}"  # <cache>/models--org--name/snapshots/<commit>/config.json
 
 
 # ------------------------------------------------------------------------------- encoder
@@ -154,7 +156,7 @@ class Encoder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         if not texts:
-            return np.zeros((0, self.model.get_sentence_embedding_dimension()), dtype=np.float32)
+            return np.zeros((0, 0), dtype=np.float32)
         if self._token_embeddings is None:
             return self._encode_torch(texts)
         return self._encode_converted(texts)

@@ -157,7 +157,7 @@ def test_a_hub_model_is_identified_by_the_commit_of_its_cached_snapshot(tmp_path
     (repo / "refs").mkdir(parents=True)
     (repo / "refs" / "main").write_text(commit)
     (repo / "snapshots" / commit).mkdir(parents=True)
-    (repo / "snapshots" / commit / "modules.json").write_text("[]")
+    (repo / "snapshots" / commit / "config.json").write_text("{}")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     assert embeddings.model_revision("org/encoder") == f"commit:{commit}"
     assert embeddings.model_revision("org/not-downloaded") is None
@@ -278,6 +278,27 @@ def test_a_damaged_cache_file_is_bypassed_with_a_warning(cache_in, model_path, m
     encoder = get_encoder(model_path)
     assert scores == metrics.css(["a cat on a mat"], ["a cat sits on the mat"], model=encoder)
     assert any("unavailable" in str(m) for m in messages)
+
+
+def test_a_cache_that_cannot_be_written_leaves_the_vectors_right(tmp_path, monkeypatch):
+    import sqlite3
+
+    from loguru import logger
+
+    cache, encoder = EmbeddingCache(tmp_path), CountingEncoder()
+
+    def refuse(*args):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(cache, "put", refuse)
+    messages = []
+    sink = logger.add(messages.append, level="WARNING")
+    try:
+        rows = cached_encode(encoder, cache, ["a", "b"])
+    finally:
+        logger.remove(sink)
+    assert np.allclose(rows, np.stack([vector_of("a"), vector_of("b")]))
+    assert cache.count() == 0 and any("not written" in str(m) for m in messages)
 
 
 def test_css_scores_caches_references_and_not_predictions(cache_in, model_path, monkeypatch):
