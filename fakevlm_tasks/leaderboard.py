@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,17 +63,26 @@ def _declared() -> dict:
     """{task: Benchmark} for every task a benchmark folder declares (fakevlm_tasks.benchmarks)."""
     from fakevlm_tasks import benchmarks
 
+    return _declared_under(os.environ.get(benchmarks.BENCHMARKS_ENV, ""))
+
+
+@functools.cache
+def _declared_under(_benchmarks_env: str) -> dict:
+    """:func:`_declared` for one value of ``$FAKEVLM_BENCHMARKS``: the folders are read once, not per cell."""
+    from fakevlm_tasks import benchmarks
+
     return {task: bench for bench in benchmarks.discover().values() for task in bench.tasks}
 
 
-def _paper_order() -> list[str]:
-    """The tasks of the ``fakevlm_paper`` group, in its order: the leaderboard's first columns."""
+@functools.cache
+def _paper_order() -> tuple[str, ...]:
+    """The tasks of the ``fakevlm_paper`` group, in its order: the leaderboard's first columns (read once)."""
     import yaml
 
     from fakevlm_tasks import TASKS_DIR
 
     group = yaml.safe_load((TASKS_DIR / "fakevlm_paper.yaml").read_text(encoding="utf-8"))
-    return list(group.get("task") or [])
+    return tuple(group.get("task") or [])
 
 
 def headline(task: str) -> tuple[str, ...]:
