@@ -390,9 +390,6 @@ def loki_score(labels, correct, categories) -> float:
 #: object with ``tokenize(text) -> list[str]``, as rouge-score accepts).
 ROUGE_L_OPTIONS = {"use_stemmer": True, "tokenizer": None}
 
-#: Names of the CSS encoder's settings, which live in :mod:`fakevlm_tasks.embeddings`; still
-#: served here (see ``__getattr__`` at the end) for callers that read them from this module.
-_MOVED_TO_EMBEDDINGS = {"DEFAULT_CSS_MODEL", "CSS_MODEL_ENV", "CSS_PRECISION_ENV", "get_embedding_model"}
 
 
 def _check_texts(predictions, references) -> tuple[list[str], list[list[str]]]:
@@ -507,11 +504,3 @@ def _embed(encoder, texts: list[str]) -> np.ndarray:
     if vectors.shape[0] != len(texts):
         raise ValueError(f"the CSS encoder returned {vectors.shape[0]} embeddings for {len(texts)} texts")
     return normalize(vectors)
-
-
-def __getattr__(name: str):
-    if name in _MOVED_TO_EMBEDDINGS:
-        from fakevlm_tasks import embeddings
-
-        return getattr(embeddings, "get_encoder" if name == "get_embedding_model" else name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -125,17 +125,6 @@ def test_the_model_loads_once_under_concurrent_first_calls(stub_loader):
     assert stub_loader == ["m"] and len({id(r) for r in results}) == 1
 
 
-def test_metrics_still_serves_the_names_that_moved_here():
-    assert metrics.CSS_MODEL_ENV == embeddings.CSS_MODEL_ENV == "FAKEVLM_CSS_MODEL"
-    assert metrics.DEFAULT_CSS_MODEL == embeddings.DEFAULT_CSS_MODEL
-    assert metrics.get_embedding_model is embeddings.get_encoder
-    with pytest.raises(AttributeError):
-        metrics.no_such_name  # noqa: B018
-
-
-# ---------------------------------------------------------------------------- identity
-
-
 def test_the_folder_hash_follows_the_weights_not_the_model_card(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"weights")
     (tmp_path / "1_Pooling").mkdir()

