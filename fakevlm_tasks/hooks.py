@@ -70,7 +70,8 @@ doc_to_text = prompted(DETECTION_PROMPTS)
 # ------------------------------------------------------------------ per-doc records
 
 
-def _answer(results) -> str:
+def answer_text(results) -> str:
+    """The text of a doc's first response; "" for none or for a non-text result."""
     text = results[0] if isinstance(results, (list, tuple)) and results else results
     return text if isinstance(text, str) else ""
 
@@ -149,7 +150,7 @@ def _judged(doc, label: str, text: str, failed: bool) -> tuple[str, dict]:
 def detection_record(doc, results) -> dict:
     """The verdict record of a generated answer: both parsers' verdicts (the robust one completed by the judge
     in ``judge`` mode), failure, verdict score if any."""
-    text = _answer(results)
+    text = answer_text(results)
     robust = parse_verdict_detail(text, mode="robust", question=doc.get("question"))
     official = parse_verdict_detail(text, mode="fakevlm")
     failure = sample.failure_of(results)
@@ -205,7 +206,7 @@ def text_record(doc, results) -> dict:
     a sizeable ROUGE-L; the evidence-only score compares what the explanations say.
     Both are None without a reference.
     """
-    text = _answer(results)
+    text = answer_text(results)
     reference = doc.get("reference")
     if not reference:
         return {"id": doc["id"], "prediction": text, "reference": reference, "rouge_l": None, "rouge_l_evidence": None}
@@ -515,10 +516,6 @@ def balanced_acc_avg(records) -> float | None:
     return mean_or_none(values)
 
 
-def agg_auc(records):
-    return auc(records)
-
-
 # ------------------------------------------------------------ per-group metrics
 
 _GROUP_METRIC = re.compile(r"^agg_(?P<metric>[a-z0-9_]+?)__(?P<group>.+)$")
@@ -581,7 +578,7 @@ def _yes_no_from_verdict(verdict: str, asks: str) -> str:
 def judgment_record(doc, results) -> dict:
     """A LOKI yes/no question: LOKI's reading of the answer, and the robust parser's (completed by the judge in
     ``judge`` mode; LOKI's own reading never is)."""
-    text = _answer(results)
+    text = answer_text(results)
     robust = parse_verdict_detail(text, mode="robust", question=doc["question"])
     failure = sample.failure_of(results)
     failed = failure is not None or is_failed_answer(text)

@@ -315,7 +315,7 @@ judgment_process_results = hooks.judgment_results(JUDGMENT_METRICS)
 
 def _answered(results) -> tuple[str, bool, str | None]:
     """The answer's text, whether it is no answer at all, and the adapter's reason if it gave one."""
-    text = hooks._answer(results)
+    text = hooks.answer_text(results)
     failure = sample.failure_of(results)
     return text, failure is not None or hooks.is_failed_answer(text), failure.reason if failure else None
 
