@@ -38,6 +38,23 @@ def test_every_declared_task_has_a_yaml_in_its_folder_and_headline_metrics_it_re
 
 
 @pytest.mark.parametrize("name", BUILT_IN)
+def test_every_task_asks_the_question_its_own_folder_defines(name):
+    """A folder's prompt hook is the one its tasks use (not the template's default), and every
+    prompt hook a benchmark.py defines is used: editing a folder's prompt changes its tasks."""
+    from lmms_eval.utils import load_yaml_config
+
+    bench, module = benchmarks.get(name), benchmarks.module(name)
+    used = set()
+    for path in bench.folder.glob("*.yaml"):
+        node = load_yaml_config(yaml_path=str(path), mode="simple")["doc_to_text"]
+        assert node.value.startswith("benchmark."), f"{path.name}: doc_to_text is {node.value}, not its folder's"
+        used.add(node.value.removeprefix("benchmark."))
+    defined = {attr for attr, value in vars(module).items()
+               if callable(value) and getattr(value, "__qualname__", "") == "prompted.<locals>.doc_to_text"}
+    assert defined == used, f"{name}: prompt hooks defined but unused {defined - used}, used but undefined {used - defined}"
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
 def test_every_benchmark_prepares_its_own_miniature_through_fakevlm_data(name, tmp_path):
     bench = benchmarks.get(name)
     argv = bench.write_miniature(tmp_path / "download")
