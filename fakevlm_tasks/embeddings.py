@@ -18,9 +18,10 @@ CPU seconds, mean CSS x100, largest per-sample difference from torch float32):
     OpenVINO int8 (NNCF)          53.4    427.9   308.1     86.326   0.051
 
 Both int8 variants move the mean CSS by 0.4-0.8 points, so neither is offered. OpenVINO float32
-gives torch's scores (every per-sample score within 4e-7) with 28% less CPU time here, and 66.0 s
-against torch's 73.6 s for the answers of a second run in ``benchmarks/metrics_bench.py``: it is
-the ``openvino`` backend (the ``openvino`` extra). torch stays the default: the conversion costs
+gives torch's scores (every per-sample score within 4e-7) with 28% less CPU time here; run as
+two streams with a batch in flight each (:class:`OpenVINORunner`), it encodes the 5,000 answers
+of a second run in ``benchmarks/metrics_bench.py`` in 62.5 s against torch's 72.3 s: it is the
+``openvino`` backend (the ``openvino`` extra). torch stays the default: the conversion costs
 2-8 s per process, more than it saves on a small run. ONNX Runtime float32 saves little.
 sentence-transformers' own onnx/openvino backends need optimum-onnx or optimum-intel, which
 require transformers < 5.6, so this module converts the loaded weights itself. bfloat16 autocast
