@@ -44,6 +44,7 @@ from lmms_eval.api.instance import GenerationResult, TokenCounts
 from lmms_eval.api.model import lmms
 
 from fakevlm_model import classifiers, loading
+from fakevlm_model.rows import describe
 from fakevlm_tasks.data.common import FAKECLUE_QUESTION
 from fakevlm_tasks.parsing import FAKE, REAL
 from fakevlm_tasks.sample import Answer, VerdictScore
@@ -271,7 +272,7 @@ class Detector(lmms):
             try:
                 ready.append((key, self.classifier.prepare(self._image(req))))
             except Exception as exc:  # one unreadable image must not stop the run
-                out[key] = f"could not read the image: {_describe(exc)}"
+                out[key] = f"could not read the image: {describe(exc)}"
                 logger.error(f"detector: {req.task} doc {req.doc_id}: {out[key]}")
         for start in range(0, len(ready), self.batch_size_per_gpu):
             chunk = ready[start : start + self.batch_size_per_gpu]
@@ -318,8 +319,3 @@ class Detector(lmms):
 
     def generate_until_multi_round(self, requests):
         raise UnsupportedRequest(f"detector: multi-round requests cannot be answered by an image classifier; it answers {SUPPORTED_TASKS}")
-
-
-def _describe(exc: BaseException) -> str:
-    first = (str(exc).strip().splitlines() or [""])[0]
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
