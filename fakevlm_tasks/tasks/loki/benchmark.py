@@ -298,7 +298,6 @@ METRICS = hooks.DETECTION_METRICS + tuple(f"acc_{c}" for c in CATEGORIES)
 JUDGMENT_METRICS = hooks.LOKI_JUDGMENT_METRICS + tuple(f"loki_score_{c}" for c in CATEGORIES)
 
 
-
 def _same_for_every_family(suffix: str) -> dict:
     """LOKI's own protocols ask every model the same thing."""
     return {"fakevlm": suffix, "general": suffix, "api": suffix}
