@@ -60,7 +60,7 @@ def openvino_int8_runner(model, calibration_texts: list[str]):
     batches = [dict(model.preprocess(calibration_texts[i : i + 10])) for i in range(0, len(calibration_texts), 10)]
     dataset = nncf.Dataset(batches, lambda f: [f[n].numpy() for n in names])
     quantised = nncf.quantize(converted, dataset, model_type=nncf.ModelType.TRANSFORMER, subset_size=len(batches))
-    return embeddings.openvino_runner(quantised, names)
+    return embeddings.OpenVINORunner(quantised, names)
 
 
 def main() -> None:
@@ -91,7 +91,7 @@ def main() -> None:
         ("torch bfloat16", "torch", plain("bfloat16")),
         ("onnxruntime float32", "onnxruntime", converted("onnxruntime", lambda: onnxruntime_runner(model, False))),
         ("onnxruntime int8", "onnxruntime", converted("onnxruntime-int8", lambda: onnxruntime_runner(model, True))),
-        ("openvino float32", "openvino", converted("openvino", lambda: embeddings.openvino_runner(*embeddings.openvino_model(model)))),
+        ("openvino float32", "openvino", converted("openvino", lambda: embeddings.OpenVINORunner(*embeddings.openvino_model(model)))),
         ("openvino int8", "nncf", converted("openvino-int8", lambda: openvino_int8_runner(model, sorted(set(references))[:300]))),
     ]
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}

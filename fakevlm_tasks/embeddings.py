@@ -56,10 +56,12 @@ CSS_BACKEND_ENV = "FAKEVLM_CSS_BACKEND"
 CSS_CACHE_ENV = "FAKEVLM_CSS_CACHE"
 
 PRECISIONS = ("float32", "bfloat16")
+DEFAULT_PRECISION = "float32"
 #: How the transformer runs. ``torch``: sentence-transformers as loaded. ``openvino``: the same
 #: weights converted in memory by OpenVINO and run on the CPU (the ``openvino`` extra).
 #: Tokenisation, pooling and normalisation are sentence-transformers' own modules either way.
 BACKENDS = ("torch", "openvino")
+DEFAULT_BACKEND = "torch"
 _OFF = frozenset({"off", "0", "false", "no", "none"})
 _BATCH_SIZE = 32  # sentence-transformers' default; on 2 CPU cores ~10% faster than 64
 #: OpenVINO's batch: one per stream; 16 beat 8, 24 and 32 by 2-8% on 2 cores (5,000 texts).
@@ -181,12 +183,12 @@ class Encoder:
         # Longest first, as sentence-transformers batches, so that each batch pads little.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         batches = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
-        features = [_preprocess(self.model, [texts[i] for i in rows]) for rows in batches]
+        features = (_preprocess(self.model, [texts[i] for i in rows]) for rows in batches)  # tokenised as they are run
         # A runner with ``imap`` keeps several batches in flight (OpenVINO's streams); else one at a time.
-        outputs = self._token_embeddings.imap(features) if hasattr(self._token_embeddings, "imap") else (
-            self._token_embeddings(f) for f in features)
+        runner = self._token_embeddings
+        done = runner.imap(features) if hasattr(runner, "imap") else ((f, runner(f)) for f in features)
         out = None
-        for rows, batch, tokens in zip(batches, features, outputs, strict=True):
+        for rows, (batch, tokens) in zip(batches, done, strict=True):
             batch["token_embeddings"] = torch.from_numpy(tokens)
             with torch.inference_mode():
                 for module in list(self.model)[1:]:  # pooling (+ normalize, dense ...) as the model defines them
@@ -276,30 +278,31 @@ class OpenVINORunner:
         return self.compiled(self._inputs(features), share_inputs=False)[0]
 
     def imap(self, batches):
-        """The token embeddings of each features dict in ``batches``, in order; up to
-        :attr:`requests` batches run at once. A failed inference raises here."""
+        """``(features, token embeddings)`` of each features dict in ``batches``, in order; up to
+        :attr:`requests` batches run at once, and ``batches`` is read as requests come free. A
+        failed inference raises here."""
         import openvino
 
         queue = openvino.AsyncInferQueue(self.compiled, self.requests)
+        sent: dict[int, dict] = {}
         done: dict[int, np.ndarray] = {}
         queue.set_callback(lambda request, index: done.__setitem__(index, request.get_output_tensor(0).data.copy()))
-        ready = count = 0
-        for count, features in enumerate(batches, start=1):
-            queue.start_async(self._inputs(features), count - 1)  # waits while every request is busy
+        ready = 0
+
+        def finished():  # the batches done so far, in order
+            nonlocal ready
             while ready in done:
-                yield done.pop(ready)
+                yield sent.pop(ready), done.pop(ready)
                 ready += 1
+
+        for index, features in enumerate(batches):
+            sent[index] = features
+            queue.start_async(self._inputs(features), index)  # waits while every request is busy
+            yield from finished()
         queue.wait_all()
-        while ready in done:
-            yield done.pop(ready)
-            ready += 1
-        if ready != count:
-            raise RuntimeError(f"OpenVINO returned {ready} of {count} batches of the CSS encoder")
-
-
-def openvino_runner(converted, names: list[str]) -> OpenVINORunner:
-    """An OpenVINO model compiled for the CPU, as features -> token embeddings (see :class:`OpenVINORunner`)."""
-    return OpenVINORunner(converted, names)
+        yield from finished()
+        if sent:
+            raise RuntimeError(f"OpenVINO returned {ready} of {ready + len(sent)} batches of the CSS encoder")
 
 
 _models: dict[str, object] = {}
@@ -316,8 +319,8 @@ def get_encoder(name: str | None = None, *, precision: str | None = None, backen
     Thread-safe: concurrent first calls load once. Loading errors propagate.
     """
     name = name or os.environ.get(CSS_MODEL_ENV) or DEFAULT_CSS_MODEL
-    precision = _setting(precision, CSS_PRECISION_ENV, "float32", PRECISIONS)
-    backend = _setting(backend, CSS_BACKEND_ENV, "torch", BACKENDS)
+    precision = _setting(precision, CSS_PRECISION_ENV, DEFAULT_PRECISION, PRECISIONS)
+    backend = _setting(backend, CSS_BACKEND_ENV, DEFAULT_BACKEND, BACKENDS)
     if precision != "float32" and backend != "torch":
         raise ValueError(f"precision {precision} is a torch option; the {backend} backend runs in float32")
     key = (name, precision, backend)
@@ -330,7 +333,7 @@ def get_encoder(name: str | None = None, *, precision: str | None = None, backen
             revision = model_revision(name) or "unknown"
             identity = EncoderIdentity(name, revision, precision, backend)
             if backend == "openvino":
-                encoder = Encoder(model, identity, openvino_runner(*openvino_model(model)), _OPENVINO_BATCH_SIZE)
+                encoder = Encoder(model, identity, OpenVINORunner(*openvino_model(model)), _OPENVINO_BATCH_SIZE)
             else:
                 encoder = Encoder(model, identity)
             _encoders[key] = encoder

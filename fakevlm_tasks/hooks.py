@@ -432,8 +432,8 @@ def agg_css_encoder(records):
     name = os.environ.get(embeddings.CSS_MODEL_ENV) or embeddings.DEFAULT_CSS_MODEL
     parts = [p for p in PurePath(name).parts if p not in ("/", "model", "models", "snapshots")]
     short = parts[-1] if parts else name
-    precision = os.environ.get(embeddings.CSS_PRECISION_ENV) or "float32"
-    backend = os.environ.get(embeddings.CSS_BACKEND_ENV) or "torch"
+    precision = os.environ.get(embeddings.CSS_PRECISION_ENV) or embeddings.DEFAULT_PRECISION
+    backend = os.environ.get(embeddings.CSS_BACKEND_ENV) or embeddings.DEFAULT_BACKEND
     return f"{short} ({precision}, {backend})"
 
 

@@ -216,7 +216,9 @@ def test_openvino_batches_in_flight_come_back_in_order_and_leave_the_inputs_alon
     # Synchronous calls, then batches in flight, on one compiled model: with OpenVINO sharing the
     # inputs of the synchronous calls, this sequence overwrote a batch's token ids.
     for _ in range(3):
-        for outputs in ([runner(b) for b in batches], list(runner.imap(batches))):
+        pairs = list(runner.imap(iter(batches)))  # read as requests come free
+        assert all(sent is batch for (sent, _), batch in zip(pairs, batches, strict=True))
+        for outputs in ([runner(b) for b in batches], [tokens for _, tokens in pairs]):
             assert len(outputs) == len(batches) > runner.requests
             for out, true, k in zip(outputs, truth, kept):
                 mask = k["attention_mask"].numpy().astype(bool)
