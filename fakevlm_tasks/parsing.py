@@ -381,9 +381,7 @@ def _robust_parse(text, question) -> _Parse:
     structured = _json_verdict(text, question) or _option_verdict(text, question)
     if structured:
         return _Parse(structured)
-    normalised = _normalise(text)
-    sentences = tuple(_sentences(normalised))
-    yes_means = _yes_means(question, [(s, q) for _, s, q in sentences])
+    normalised, sentences, yes_means = _split(text, question)
 
     labelled = _labelled_verdict([(s, q) for _, s, q in sentences], yes_means) or _score_verdict(normalised)
     if labelled:
@@ -397,6 +395,13 @@ def _robust_parse(text, question) -> _Parse:
     else:
         label = yes_no or from_text or UNKNOWN
     return _Parse(label, normalised, sentences, yes_means, tuple(statements), readings)
+
+
+def _split(text: str, question) -> tuple[str, tuple, str | None]:
+    """The normalised text, its ``(offset, sentence, is_question)`` sentences, and what "yes" affirms."""
+    normalised = _normalise(text)
+    sentences = tuple(_sentences(normalised))
+    return normalised, sentences, _yes_means(question, [(s, q) for _, s, q in sentences])
 
 
 def _statements(sentences, yes_means) -> tuple[list[tuple[int, str]], str | None]:
@@ -803,9 +808,7 @@ def _spelled_out(parsed: _Parse, text: str, question) -> _Parse:
     """``parsed`` with its sentences read too where a label, per-class scores or the answer's structure decided."""
     if parsed.readings is not None:
         return parsed
-    normalised = _normalise(text)
-    sentences = tuple(_sentences(normalised))
-    yes_means = _yes_means(question, [(s, q) for _, s, q in sentences])
+    normalised, sentences, yes_means = _split(text, question)
     statements, _ = _statements(sentences, yes_means)
     return _Parse(parsed.label, normalised, sentences, yes_means, tuple(statements),
                   tuple(_read_statements([s for _, s in statements])))
