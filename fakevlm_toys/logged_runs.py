@@ -67,7 +67,7 @@ def write_run(folder: Path, model: str, docs: list[dict], answers: list[Answer],
     """``<date>_results.json`` and ``<date>_samples_<task>.jsonl`` of ``model`` (``--model fakevlm``,
     ``pretrained=<model>``) answering ``docs``; returns the results path."""
     bench = benchmarks.module("fakeclue")
-    prompt = hooks.doc_to_text(docs[0], {"family": "general"}) if docs else ""
+    prompt = bench.doc_to_text(docs[0], {"family": "general"}) if docs else ""
     outs = [bench.process_results(doc, [a]) for doc, a in zip(docs, answers)]
     metrics = [m for m in bench.METRICS if m not in NEEDS_ENCODER]
     results = {}

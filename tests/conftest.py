@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -28,8 +30,11 @@ def _offline_css_model() -> str | None:
 if _offline_css_model():
     os.environ.setdefault("FAKEVLM_CSS_MODEL", _offline_css_model())
 
-# The CSS embedding cache of the tests' lmms-eval runs lives in a temp dir, not the user's cache.
-os.environ.setdefault("FAKEVLM_CSS_CACHE", tempfile.mkdtemp(prefix="fakevlm-css-cache-"))
+# The CSS embedding cache of the tests' lmms-eval runs lives in a temp dir, not the user's cache,
+# removed when the session ends.
+if "FAKEVLM_CSS_CACHE" not in os.environ:
+    os.environ["FAKEVLM_CSS_CACHE"] = tempfile.mkdtemp(prefix="fakevlm-css-cache-")
+    atexit.register(shutil.rmtree, os.environ["FAKEVLM_CSS_CACHE"], ignore_errors=True)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
