@@ -57,7 +57,7 @@ def openvino_int8_runner(model, calibration_texts: list[str]):
     import nncf
 
     converted, names = embeddings.openvino_model(model)
-    batches = [dict(model.preprocess(calibration_texts[i : i + 10])) for i in range(0, len(calibration_texts), 10)]
+    batches = [embeddings._preprocess(model, calibration_texts[i : i + 10]) for i in range(0, len(calibration_texts), 10)]
     dataset = nncf.Dataset(batches, lambda f: [f[n].numpy() for n in names])
     quantised = nncf.quantize(converted, dataset, model_type=nncf.ModelType.TRANSFORMER, subset_size=len(batches))
     return embeddings.OpenVINORunner(quantised, names)
