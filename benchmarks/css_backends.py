@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 from metrics_bench import synthesise  # the sibling script's answers
 
-from fakevlm_tasks import embeddings, metrics
+from fakevlm_tasks.services import embeddings
+from fakevlm_tasks.scoring import metrics
 
 
 def onnx_graph(model) -> tuple[bytes, list[str]]:

@@ -29,7 +29,7 @@ def make_docs():
     import torch
     from PIL import Image
 
-    from fakevlm_tasks.data.common import FAKECLUE_QUESTION
+    from fakevlm_tasks.glue.prepared import FAKECLUE_QUESTION
 
     gen = torch.Generator().manual_seed(0)
     return [

@@ -23,9 +23,9 @@ import time
 
 import numpy as np
 
-from fakevlm_tasks import embeddings
-from fakevlm_tasks.metrics import detection_metrics, grouped_detection_metrics, rouge_l
-from fakevlm_tasks.parsing import FAKE, REAL, parse_verdict_detail
+from fakevlm_tasks.services import embeddings
+from fakevlm_tasks.scoring.metrics import detection_metrics, grouped_detection_metrics, rouge_l
+from fakevlm_tasks.scoring.parsing import FAKE, REAL, parse_verdict_detail
 
 #: The second run's target on 2 cores (issue: scoring at the machine's limit).
 SECOND_RUN_TARGET_S = 60.0

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fakevlm_tasks import leaderboard, site, uncertainty
+from fakevlm_tasks.report import leaderboard, site, uncertainty
 from fakevlm_toys import logged_runs
 
 TARGET_S = 60.0

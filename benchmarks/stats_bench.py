@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from fakevlm_tasks import stats
+from fakevlm_tasks.scoring import stats
 
 TARGET_S = 30.0
 #: Acc, F1 (real and fake positive), balanced Acc, AUC, ROUGE-L, CSS; and what the leaderboard adds beside AUC.

@@ -45,9 +45,9 @@ from lmms_eval.api.model import lmms
 
 from fakevlm_model import classifiers, loading
 from fakevlm_model.rows import describe
-from fakevlm_tasks.data.common import FAKECLUE_QUESTION
-from fakevlm_tasks.parsing import FAKE, REAL
-from fakevlm_tasks.sample import Answer, VerdictScore
+from fakevlm_tasks.glue.prepared import FAKECLUE_QUESTION
+from fakevlm_tasks.scoring.parsing import FAKE, REAL
+from fakevlm_tasks.glue.sample import Answer, VerdictScore
 
 #: What the detector can answer, said by kind of question (the benchmarks are discovered, not listed here).
 SUPPORTED_TASKS = "tasks that ask the detection question or a LOKI-style yes/no judgment (their docs say what they ask)"

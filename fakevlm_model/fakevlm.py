@@ -18,7 +18,7 @@ This module is the request loop; the model runs in a backend (:mod:`fakevlm_mode
 A checkpoint written by the training recipe's class-head or linear-probe variants (its config
 has ``fakevlm_head``) is evaluated through its head (:mod:`fakevlm_model.backends.head`).
 
-Each answer is a :class:`fakevlm_tasks.sample.Answer` carrying its verdict score. A sample that
+Each answer is a :class:`fakevlm_tasks.glue.sample.Answer` carrying its verdict score. A sample that
 cannot be answered (missing or corrupt image, empty prompt, CUDA out of memory even alone, no
 text generated) is logged with its doc id and answered ``""`` with the reason on the answer
 (loglikelihood: -inf); ``FakeVLM.failures`` lists them.
@@ -43,7 +43,7 @@ from fakevlm_model.batching import plan_batches, settings_key
 from fakevlm_model.generation import generation_settings, stop_strings, truncate
 from fakevlm_model.prompts import PROMPT_FORMATS, Prompt
 from fakevlm_model.rows import Batch, Generated, Likelihood, Row, describe, load_images
-from fakevlm_tasks import sample
+from fakevlm_tasks.glue import sample
 
 DEFAULT_PRETRAINED = "lingcco/fakeVLM"
 

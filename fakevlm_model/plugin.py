@@ -3,8 +3,8 @@
 lmms-eval loads the ``lmms_eval.models`` entry-point group when ``lmms_eval.models`` is
 imported, which its CLI does before it builds the ``TaskManager``. lmms-eval has no task
 entry point, so the same hook adds ``fakevlm_tasks``' task folder to every TaskManager
-(see :mod:`fakevlm_tasks.registration`), and teaches the response cache to keep each
-answer's verdict score (:mod:`fakevlm_tasks.sample`). A failing entry point makes lmms-eval skip all
+(see :mod:`fakevlm_tasks.glue.registration`), and teaches the response cache to keep each
+answer's verdict score (:mod:`fakevlm_tasks.glue.sample`). A failing entry point makes lmms-eval skip all
 later plugins, so nothing here may raise.
 """
 
@@ -17,13 +17,13 @@ def manifests():
     from lmms_eval.models.registry_v2 import ModelManifest
 
     try:
-        from fakevlm_tasks.registration import register_tasks
+        from fakevlm_tasks.glue.registration import register_tasks
 
         register_tasks()
     except Exception as exc:  # never break lmms-eval's plugin loading
         logger.warning(f"fakevlm-eval: could not register its tasks automatically ({exc}); pass --include_path $(python -m fakevlm_tasks --path)")
     try:
-        from fakevlm_tasks.sample import install_cache_persistence
+        from fakevlm_tasks.glue.sample import install_cache_persistence
 
         install_cache_persistence()
     except Exception as exc:  # the tasks then report missing verdict scores under --use_cache

@@ -8,7 +8,7 @@ from typing import Any
 from lmms_eval.api.instance import TokenCounts
 
 from fakevlm_model.prompts import Prompt
-from fakevlm_tasks.sample import VerdictScore
+from fakevlm_tasks.glue.sample import VerdictScore
 
 
 class SampleError(Exception):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from transformers import LogitsProcessor
 
-from fakevlm_tasks.sample import VerdictScore
+from fakevlm_tasks.glue.sample import VerdictScore
 
 VERDICT_WORDS = ("real", "fake")
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from fakevlm_tasks import benchmarks, hooks
-from fakevlm_tasks.sample import Answer, VerdictScore
+from fakevlm_tasks.glue import benchmarks
+from fakevlm_tasks import hooks
+from fakevlm_tasks.glue.sample import Answer, VerdictScore
 
 #: Metrics whose aggregation needs the CSS sentence encoder: left out (a real run without it reports them null).
 NEEDS_ENCODER = ("css", "css_evidence", "css_encoder")

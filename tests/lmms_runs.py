@@ -13,7 +13,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from fakevlm_tasks.data.common import DATA_DIR_ENV
+from fakevlm_tasks.glue.prepared import DATA_DIR_ENV
 
 #: lmms-eval's console entry point, run with this interpreter.
 LMMS_EVAL = [sys.executable, "-c", "from lmms_eval.cli.dispatch import main; main()"]

@@ -36,7 +36,7 @@ class Run:
 
     def samples(self, task: str) -> list[dict]:
         """The logged samples, each with the prepared doc it answers under ``doc`` (the CLI logs none)."""
-        from fakevlm_tasks.data.common import read_prepared
+        from fakevlm_tasks.glue.docs import read_prepared
 
         with data_dir(self.data_root):
             docs = read_prepared(task)
@@ -49,7 +49,7 @@ _RUNS: dict[tuple[str, str], Run] = {}
 def placeholder_media(annotations: Path, media: Path) -> Path:
     """A small image at every path LOKI's annotation files name (its images are not shipped):
     512 px for the explained fakes, whose boxes are in pixels of the originals, 8 px for the rest."""
-    from fakevlm_tasks.data.common import load_json
+    from fakevlm_tasks.glue.prepared import load_json
 
     explained = {r["image_path"] for r in load_json(annotations / "open_ended_vqa.json", "oe")}
     named = set(explained)
@@ -66,7 +66,7 @@ def placeholder_media(annotations: Path, media: Path) -> Path:
 
 
 def _prepare(tmp: Path, data: str, shared: Path | None) -> Path:
-    from fakevlm_tasks import benchmarks
+    from fakevlm_tasks.glue import benchmarks
 
     root = tmp / "prepared"
     if data == "miniature":

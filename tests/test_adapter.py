@@ -15,7 +15,7 @@ from fakevlm_model.batching import plan_batches
 from fakevlm_model.fakevlm import FakeVLM
 from fakevlm_model.prompts import ANSWER_PREFIX_MARKER, TRAIN_CHAT_TEMPLATE, render_prompt
 from fakevlm_model.verdict import verdict_token_ids
-from fakevlm_tasks import sample
+from fakevlm_tasks.glue import sample
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "Does the image looks real/fake?"

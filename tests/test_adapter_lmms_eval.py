@@ -40,7 +40,7 @@ metric_list:
 TASK_UTILS = """\
 from PIL import Image
 
-from fakevlm_tasks import sample
+from fakevlm_tasks.glue import sample
 
 
 def doc_to_visual(doc):

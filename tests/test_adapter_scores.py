@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fakevlm_model.verdict import VerdictRecorder
-from fakevlm_tasks.sample import VerdictScore
+from fakevlm_tasks.glue.sample import VerdictScore
 
 
 def test_real_score_normalises_the_two_words_and_is_half_when_both_are_zero():

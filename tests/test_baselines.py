@@ -28,7 +28,7 @@ import yaml
 from PIL import Image
 
 from fakevlm_tasks import TASKS_DIR
-from fakevlm_tasks.data.common import FAKECLUE_QUESTION
+from fakevlm_tasks.glue.prepared import FAKECLUE_QUESTION
 from lmms_runs import data_dir, offline_env, prepare, results_of, run_cli, samples_of
 from official_formats import fakeclue_record, png, write_fakeclue
 
@@ -112,10 +112,10 @@ def test_template_lists_a_prompt_for_every_adapter_the_readme_names():
 def test_no_prompt_carries_an_image_placeholder():
     # InternVL2's adapter prepends "<image>\n" itself (a second one would not match its
     # pixel tiles), qwen2_vl strips it, and openai would send it as literal text.
-    from fakevlm_tasks import benchmarks
+    from fakevlm_tasks.glue import benchmarks, prompts
 
     families = {entry["family"] for entry in _template_kwargs().values()}
-    assert families <= set(benchmarks.DETECTION_PROMPTS)
+    assert families <= set(prompts.DETECTION_PROMPTS)
     doc = {"question": "Does the image looks real/fake?"}
     for name in benchmarks.discover():
         module = benchmarks.module(name)
@@ -199,7 +199,7 @@ def test_llava_hf_adapter_gets_the_default_prompt_and_answers_every_image(llava_
 
 @pytest.mark.slow
 def test_llava_hf_answers_are_scored_by_the_same_parser(llava_hf_run):
-    from fakevlm_tasks.parsing import UNKNOWN, parse_verdict_detail
+    from fakevlm_tasks.scoring.parsing import UNKNOWN, parse_verdict_detail
 
     results, samples = llava_hf_run
     unreadable = sum(parse_verdict_detail(_answer(s), mode="robust", question=FAKECLUE_QUESTION).label == UNKNOWN for s in samples)

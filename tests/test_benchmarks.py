@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from fakevlm_tasks import benchmarks
+from fakevlm_tasks.glue import benchmarks, prompts
 from fakevlm_tasks.data import cli
-from fakevlm_tasks.data.common import DataNotPreparedError, read_prepared
+from fakevlm_tasks.glue.prepared import DataNotPreparedError
+from fakevlm_tasks.glue.docs import read_prepared
 from lmms_runs import data_dir
 
 BUILT_IN = sorted(benchmarks.discover())
@@ -108,8 +109,8 @@ def test_a_missing_folder_on_the_variable_is_an_error_that_names_it(tmp_path, mo
 
 def test_prompts_come_from_the_models_family(tmp_path):
     doc = {"question": "Q?"}
-    text = benchmarks.prompted(benchmarks.DETECTION_PROMPTS)
+    text = prompts.prompted(prompts.DETECTION_PROMPTS)
     assert text(doc, {"family": "fakevlm"}) == "Q?"
     assert text(doc, {"family": "api"}).endswith("give your best guess.")
-    assert text(doc, {}) == "Q?" + benchmarks.DETECTION_PROMPTS["general"]  # a model the template does not list
+    assert text(doc, {}) == "Q?" + prompts.DETECTION_PROMPTS["general"]  # a model the template does not list
     assert json.dumps(text(doc, {"family": "general", "pre_prompt": "[", "post_prompt": "]"})).startswith('"[Q?')

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from fakevlm_tasks.data import cli
-from fakevlm_tasks.data.common import DataNotPreparedError, read_prepared
+from fakevlm_tasks.glue.prepared import DataNotPreparedError
+from fakevlm_tasks.glue.docs import read_prepared
 from official_formats import fakeclue_record, loki_open_ended, loki_tf_pair, write_fakeclue, write_loki
 
 
@@ -192,7 +193,7 @@ def test_loki_annotations_must_be_the_folder_with_both_files(tmp_path, capsys):
 
 def test_loki_real_annotation_files_give_the_published_counts(shared_data, tmp_path):
     """The real LOKI files (no images): 2,217 images (1,317 fake, 900 real), 4,434 questions, 229 explained fakes."""
-    from fakevlm_tasks import benchmarks
+    from fakevlm_tasks.glue import benchmarks
 
     loki = benchmarks.module("loki")
 

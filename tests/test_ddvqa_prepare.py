@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from fakevlm_tasks import benchmarks
+from fakevlm_tasks.glue import benchmarks
 from fakevlm_tasks.data import cli
 
 ddvqa, ffpp = benchmarks.module("ddvqa"), benchmarks.module("ffpp")
-from fakevlm_tasks.data.common import read_prepared
-from fakevlm_tasks.parsing import parse_verdict
+from fakevlm_tasks.glue.docs import read_prepared
+from fakevlm_tasks.scoring.parsing import parse_verdict
 from official_formats import ddvqa_questions, ffpp_frames, write_ddvqa
 
 IMAGE_Q = "Does the image looks real/fake?"

@@ -20,8 +20,9 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 
 from fakevlm_model import classifiers
 from fakevlm_model.detector import Detector, UnsupportedRequest, question_kind
-from fakevlm_tasks.data.common import FAKECLUE_QUESTION, read_prepared
-from fakevlm_tasks.sample import failure_of, verdict_score_of
+from fakevlm_tasks.glue.prepared import FAKECLUE_QUESTION
+from fakevlm_tasks.glue.docs import read_prepared
+from fakevlm_tasks.glue.sample import failure_of, verdict_score_of
 from fakevlm_toys.tiny_detectors import build_tiny_clip, build_tiny_detector, build_tiny_hf_classifier
 from lmms_runs import data_dir, offline_env, prepare, results_of, run_cli, samples_of
 from official_formats import fakeclue_record, ffpp_frames, png, write_fakeclue, write_ffpp_split

@@ -7,11 +7,11 @@ from collections import Counter
 
 import pytest
 
-from fakevlm_tasks import benchmarks
+from fakevlm_tasks.glue import benchmarks
 from fakevlm_tasks.data import cli
 
 dmimage = benchmarks.module("dmimage")
-from fakevlm_tasks.data.common import read_prepared
+from fakevlm_tasks.glue.docs import read_prepared
 from official_formats import png, write_dmimage
 
 GREY = (128, 128, 128)

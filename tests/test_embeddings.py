@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fakevlm_tasks import embeddings, metrics
-from fakevlm_tasks.embeddings import (
+from fakevlm_tasks.services import embeddings
+from fakevlm_tasks.scoring import metrics
+from fakevlm_tasks.services.embeddings import (
     EmbeddingCache,
     Encoder,
     EncoderIdentity,
@@ -365,7 +366,7 @@ def test_css_scores_caches_references_and_not_predictions(cache_in, model_path, 
 
 WRITER = textwrap.dedent("""
     import hashlib, sys, numpy as np
-    from fakevlm_tasks.embeddings import EmbeddingCache
+    from fakevlm_tasks.services.embeddings import EmbeddingCache
 
     def vector_of(text):
         v = np.frombuffer(hashlib.sha256(text.encode()).digest(), dtype=np.uint32).astype(np.float32) - 2**31

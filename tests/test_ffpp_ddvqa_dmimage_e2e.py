@@ -25,8 +25,8 @@ from rouge_score import rouge_scorer
 from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 
 import lmms_runs
-from fakevlm_tasks import benchmarks
-from fakevlm_tasks.parsing import parse_verdict
+from fakevlm_tasks.glue import benchmarks
+from fakevlm_tasks.scoring.parsing import parse_verdict
 from lmms_runs import offline_env, prepare, results_of, run_cli
 from official_formats import (
     ddvqa_questions,
@@ -78,7 +78,7 @@ class KnownScores(lmms):
         return out
 
     def generate_until(self, requests):
-        from fakevlm_tasks.sample import Answer, VerdictScore
+        from fakevlm_tasks.glue.sample import Answer, VerdictScore
 
         out = []
         for req in requests:

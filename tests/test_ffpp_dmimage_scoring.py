@@ -7,8 +7,10 @@ import math
 import pytest
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
-from fakevlm_tasks import benchmarks, hooks, metrics
-from fakevlm_tasks.sample import Answer, VerdictScore
+from fakevlm_tasks.glue import benchmarks
+from fakevlm_tasks import hooks
+from fakevlm_tasks.scoring import metrics
+from fakevlm_tasks.glue.sample import Answer, VerdictScore
 
 ffpp, dmimage = benchmarks.module("ffpp"), benchmarks.module("dmimage")
 

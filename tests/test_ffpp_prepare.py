@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from fakevlm_tasks import benchmarks
+from fakevlm_tasks.glue import benchmarks
 from fakevlm_tasks.data import cli
 
 ffpp = benchmarks.module("ffpp")
-from fakevlm_tasks.data.common import read_prepared
+from fakevlm_tasks.glue.docs import read_prepared
 from official_formats import ffpp_frames, png, write_ffpp_split
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fakevlm_tasks import hooks, metrics
+from fakevlm_tasks import hooks
+from fakevlm_tasks.scoring import metrics
 
 process_results = hooks.detection_results(hooks.DETECTION_METRICS)
 

@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from fakevlm_tasks import judge
-from fakevlm_tasks.judge import (
+from fakevlm_tasks.services import judge
+from fakevlm_tasks.services.judge import (
     PROMPT_VERSION,
     JudgeConfig,
     JudgeNotConfigured,
@@ -21,7 +21,7 @@ from fakevlm_tasks.judge import (
     judge_verdicts,
     parse_reply,
 )
-from fakevlm_tasks.parsing import FAKE, REAL, UNKNOWN
+from fakevlm_tasks.scoring.parsing import FAKE, REAL, UNKNOWN
 
 QUESTION = "<image>Does the image looks real/fake?"
 HANG_S = 3.0  # how long a "hang" withholds its reply; far past the client's timeout

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from fakevlm_tasks import hooks, judge
-from fakevlm_tasks.parsing import FAKE, REAL, UNKNOWN
-from fakevlm_tasks.sample import Answer, SampleFailure
+from fakevlm_tasks import hooks
+from fakevlm_tasks.services import judge
+from fakevlm_tasks.scoring.parsing import FAKE, REAL, UNKNOWN
+from fakevlm_tasks.glue.sample import Answer, SampleFailure
 from lmms_runs import data_dir, prepare
 from test_judge import running, serve  # noqa: F401 - serve is a fixture
 
@@ -122,7 +123,7 @@ def test_judge_summary_is_short_and_names_model_version_and_hash():
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     """FakeClue's and LOKI's miniatures (one real and one fake image each), prepared by fakevlm-data."""
-    from fakevlm_tasks import benchmarks
+    from fakevlm_tasks.glue import benchmarks
 
     tmp = tmp_path_factory.mktemp("wiring")
     root = tmp / "prepared"

@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from fakevlm_tasks import embeddings, leaderboard, metrics, stats, uncertainty
+from fakevlm_tasks.services import embeddings
+from fakevlm_tasks.report import leaderboard, uncertainty
+from fakevlm_tasks.scoring import metrics, stats
 from lmms_runs import offline_env, prepare, results_file, run_cli
 from official_formats import fakeclue_record, loki_open_ended, loki_tf_pair, write_fakeclue, write_loki
 

@@ -11,9 +11,10 @@ import json
 import pytest
 from PIL import Image
 
-from fakevlm_tasks import benchmarks, judge
-from fakevlm_tasks.judge import RUBRIC_CRITERIA, Region, RubricItem, RubricScores, build_rubric_messages, judge_rubric
-from fakevlm_tasks.sample import Answer
+from fakevlm_tasks.glue import benchmarks
+from fakevlm_tasks.services import judge
+from fakevlm_tasks.services.judge import RUBRIC_CRITERIA, Region, RubricItem, RubricScores, build_rubric_messages, judge_rubric
+from fakevlm_tasks.glue.sample import Answer
 from lmms_runs import data_dir, prepare
 from loki_runs import DUMMY_ANSWER, REAL_LIMIT, RUBRIC, RUBRIC_REPLY, loki_run
 from test_judge import config_for, serve  # noqa: F401 - serve is a fixture
@@ -170,7 +171,7 @@ def test_rubric_metrics_by_hand_and_withheld_while_one_explanation_is_ungraded(c
 def test_each_explained_fake_becomes_a_record_with_its_notes_and_regions(tmp_path):
     prepare(tmp_path / "prepared", "loki", *loki.write_miniature(tmp_path / "download"), "--strict")
     with data_dir(tmp_path / "prepared"):
-        from fakevlm_tasks.data.common import read_prepared
+        from fakevlm_tasks.glue.docs import read_prepared
 
         (doc,) = read_prepared("loki_explain")
     assert doc["id"] == "oe_fake" and doc["label"] == "fake" and doc["image"].endswith("doc/1.png")

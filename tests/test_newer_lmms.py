@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from fakevlm_tasks import TASKS_DIR
-from fakevlm_tasks.data.common import FAKECLUE_QUESTION
-from fakevlm_tasks.parsing import UNKNOWN, parse_verdict_detail
+from fakevlm_tasks.glue.prepared import FAKECLUE_QUESTION
+from fakevlm_tasks.scoring.parsing import UNKNOWN, parse_verdict_detail
 from lmms_runs import data_dir, offline_env, prepare, results_of, run_cli, samples_of
 from official_formats import fakeclue_record, png, write_fakeclue
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fakevlm_tasks.parsing import (
+from fakevlm_tasks.scoring.parsing import (
     FAKE,
     REAL,
     UNKNOWN,

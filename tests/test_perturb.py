@@ -10,7 +10,7 @@ import yaml
 from PIL import Image, ImageFilter
 
 from fakevlm_tasks import TASKS_DIR
-from fakevlm_tasks.perturb import PERTURBATIONS, blur, doc_seed, gaussian_noise, high_pass, jpeg, low_pass, resize, split_task_name, to_grey
+from fakevlm_tasks.glue.perturb import PERTURBATIONS, blur, doc_seed, gaussian_noise, high_pass, jpeg, low_pass, resize, split_task_name, to_grey
 
 
 
@@ -122,21 +122,21 @@ def test_variant_yaml_names_its_task_its_base_and_its_hook(stem):
     base, perturbation = split_task_name(stem)
     assert cfg["task"] == stem
     assert cfg["include"] == f"../{base}.yaml"
-    assert cfg["doc_to_visual"] == f"fakevlm_tasks.perturb.{perturbation.name}"
+    assert cfg["doc_to_visual"] == f"fakevlm_tasks.glue.perturb.{perturbation.name}"
     assert cfg["tag"] == perturbation.tag
 
 
 def test_the_committed_variant_files_are_what_the_declarations_generate():
-    from fakevlm_tasks import benchmarks, variants
+    from fakevlm_tasks.glue import benchmarks, variants
 
     stale = [p for bench in benchmarks.discover().values() for p in variants.stale(bench)]
-    assert not stale, f"run `python -m fakevlm_tasks.variants`: {stale}"
+    assert not stale, f"run `python -m fakevlm_tasks.glue.variants`: {stale}"
 
 
 def test_the_generator_writes_a_declared_variant_and_removes_an_undeclared_one(tmp_path):
     from dataclasses import replace
 
-    from fakevlm_tasks import benchmarks, variants
+    from fakevlm_tasks.glue import benchmarks, variants
 
     bench = replace(benchmarks.get("fakeclue"), folder=tmp_path, variants={"fakeclue": ("jpeg50",)})
     (tmp_path / "variants").mkdir()

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from fakevlm_tasks import TASKS_DIR, benchmarks
-from fakevlm_tasks.perturb import split_task_name
+from fakevlm_tasks import TASKS_DIR
+from fakevlm_tasks.glue import benchmarks
+from fakevlm_tasks.glue.perturb import split_task_name
 from lmms_runs import data_dir, prepare
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -23,7 +23,7 @@ def test_importing_lmms_eval_models_registers_the_model_and_the_tasks():
     import lmms_eval.models as models
     from lmms_eval.tasks import TaskManager
 
-    from fakevlm_tasks.registration import is_registered
+    from fakevlm_tasks.glue.registration import is_registered
 
     assert "fakevlm" in models.list_available_models()
     assert models.get_model_manifest("fakevlm").simple_class_path == "fakevlm_model.fakevlm.FakeVLM"
@@ -35,7 +35,7 @@ def test_registration_keeps_the_users_include_path_and_is_idempotent(tmp_path):
     import lmms_eval.models  # noqa: F401  (runs the entry point)
     from lmms_eval.tasks import TaskManager
 
-    from fakevlm_tasks.registration import register_tasks
+    from fakevlm_tasks.glue.registration import register_tasks
 
     register_tasks()  # a second call must not wrap twice
     user = tmp_path / "mytasks"
@@ -48,7 +48,7 @@ def test_registration_keeps_the_users_include_path_and_is_idempotent(tmp_path):
 def test_an_incompatible_lmms_eval_is_reported_not_silently_ignored(monkeypatch):
     import lmms_eval.tasks
 
-    from fakevlm_tasks import registration
+    from fakevlm_tasks.glue import registration
 
     class ChangedTaskManager:
         def initialize_tasks(self, paths, defaults=True):  # renamed parameters
@@ -63,7 +63,7 @@ def test_plugin_entry_point_never_raises_and_points_to_include_path(monkeypatch)
     from loguru import logger
 
     from fakevlm_model import plugin
-    from fakevlm_tasks import registration
+    from fakevlm_tasks.glue import registration
 
     def broken():
         raise registration.RegistrationError("changed")

@@ -40,7 +40,7 @@ class PlantedScores(lmms):
         super().__init__()
 
     def generate_until(self, requests):
-        from fakevlm_tasks.sample import Answer, VerdictScore
+        from fakevlm_tasks.glue.sample import Answer, VerdictScore
 
         out = []
         for req in requests:

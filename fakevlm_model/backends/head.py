@@ -16,7 +16,7 @@ from lmms_eval.api.instance import TokenCounts
 from fakevlm_model.backends.hf import HfBackend
 from fakevlm_model.prompts import Prompt, render_head_prompt
 from fakevlm_model.rows import Batch, Generated, Likelihood, continuation_text
-from fakevlm_tasks.sample import VerdictScore
+from fakevlm_tasks.glue.sample import VerdictScore
 
 CLASSES = ("real", "fake")
 

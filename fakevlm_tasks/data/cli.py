@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
-from fakevlm_tasks import benchmarks
+from fakevlm_tasks.glue import benchmarks
+from fakevlm_tasks.glue.prepared import DATA_DIR_ENV, MANIFEST_FILE, DataError, data_root, write_prepared
 
-from .common import DATA_DIR_ENV, DataError, data_root, status, write_prepared
+
+def status() -> list[tuple[str, str]]:
+    """(dataset, state) for every known dataset: prepared with counts, or the command to run."""
+    rows = []
+    for name in [d for bench in benchmarks.discover().values() for d in bench.prepared_sets]:
+        manifest = data_root() / name / MANIFEST_FILE
+        if manifest.is_file():
+            m = json.loads(manifest.read_text(encoding="utf-8"))
+            rows.append((name, f"prepared {m['prepared_at']}: {m['records']} records, {m['skipped']} skipped"))
+        else:
+            rows.append((name, "not prepared"))
+    return rows
 
 
 def build_parser() -> argparse.ArgumentParser:

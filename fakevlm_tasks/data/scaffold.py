@@ -27,8 +27,8 @@ import json
 from pathlib import Path
 
 from fakevlm_tasks import hooks
-from fakevlm_tasks.benchmarks import DETECTION_PROMPTS, Benchmark, prompted
-from fakevlm_tasks.data.common import FAKECLUE_QUESTION, DataError, PrepareReport, check_image, load_json
+from fakevlm_tasks.hooks import DETECTION_PROMPTS, Benchmark, prompted
+from fakevlm_tasks.hooks import FAKECLUE_QUESTION, DataError, PrepareReport, check_image, load_json
 
 LABELS = ("real", "fake")
 

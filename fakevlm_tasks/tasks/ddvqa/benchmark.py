@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fakevlm_tasks import benchmarks
-from fakevlm_tasks.data.common import DataError, PrepareReport, check_image, load_json
+from fakevlm_tasks.glue import benchmarks
+from fakevlm_tasks.hooks import DataError, PrepareReport, check_image, load_json
 
 ffpp = benchmarks.module("ffpp")  # DD-VQA's questions are about FF++ videos: its frame layout is FF++'s
 
@@ -151,7 +151,7 @@ def run(args) -> list[PrepareReport]:
 # ------------------------------------------------------------------ the declaration
 
 from fakevlm_tasks import hooks  # noqa: E402 - the preparer above needs no lmms-eval glue
-from fakevlm_tasks.benchmarks import Benchmark, PaperRows, prompted  # noqa: E402
+from fakevlm_tasks.hooks import Benchmark, PaperRows, prompted  # noqa: E402
 
 #: The categories of DD-VQA's docs: the FF++ manipulation of the video, or "original".
 CATEGORIES = ("Deepfakes", "Face2Face", "FaceShifter", "FaceSwap", "NeuralTextures", ffpp.REAL_CATEGORY)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fakevlm_tasks.data.common import FAKECLUE_QUESTION, IMAGE_SUFFIXES, DataError, PrepareReport, check_image
+from fakevlm_tasks.hooks import FAKECLUE_QUESTION, IMAGE_SUFFIXES, DataError, PrepareReport, check_image
 
 REAL_FOLDERS = ("real_coco_valid", "real_imagenet_val", "real_ucid")
 #: The README's tree writes ``real_imagenet_valid``; the scoring script reads ``real_imagenet_val``.
@@ -123,9 +123,10 @@ def run(args) -> list[PrepareReport]:
 
 import re  # noqa: E402
 
-from fakevlm_tasks import hooks, metrics  # noqa: E402 - the preparer above needs no lmms-eval glue
-from fakevlm_tasks.benchmarks import DETECTION_PROMPTS, Benchmark, PaperRows, prompted  # noqa: E402
-from fakevlm_tasks.parsing import FAKE, REAL  # noqa: E402
+from fakevlm_tasks import hooks  # noqa: E402 - the preparer above needs no lmms-eval glue
+from fakevlm_tasks.scoring import metrics  # noqa: E402
+from fakevlm_tasks.hooks import DETECTION_PROMPTS, Benchmark, PaperRows, prompted  # noqa: E402
+from fakevlm_tasks.scoring.parsing import FAKE, REAL  # noqa: E402
 
 #: Metric-name slugs of the 12 generator families ("Taming Transformers" -> "tamingtransformers").
 SLUGS = {family: re.sub(r"[^a-z0-9]", "", family.lower()) for family in FAMILIES}

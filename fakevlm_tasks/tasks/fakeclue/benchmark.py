@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fakevlm_tasks.data.common import FAKECLUE_QUESTION, DataError, PrepareReport, check_image, load_json
+from fakevlm_tasks.hooks import FAKECLUE_QUESTION, DataError, PrepareReport, check_image, load_json
 
 LABELS = {1: "real", 0: "fake"}
 
@@ -87,7 +87,7 @@ def run(args) -> list[PrepareReport]:
 # ------------------------------------------------------------------ the declaration
 
 from fakevlm_tasks import hooks  # noqa: E402 - the preparer above needs no lmms-eval glue
-from fakevlm_tasks.benchmarks import DETECTION_PROMPTS, Benchmark, PaperRows, prompted  # noqa: E402
+from fakevlm_tasks.hooks import DETECTION_PROMPTS, Benchmark, PaperRows, prompted  # noqa: E402
 
 CATEGORIES = ("animal", "deepfake", "doc", "human", "object", "satellite", "scene")
 METRICS = hooks.DETECTION_METRICS + tuple(f"acc_{c}" for c in CATEGORIES)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fakevlm_tasks.data.common import FAKECLUE_QUESTION, IMAGE_SUFFIXES, DataError, PrepareReport, check_image, load_json
+from fakevlm_tasks.hooks import FAKECLUE_QUESTION, IMAGE_SUFFIXES, DataError, PrepareReport, check_image, load_json
 
 #: The four manipulations of FakeVLM's Table 5, in its column order.
 METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
@@ -186,7 +186,7 @@ def run(args) -> list[PrepareReport]:
 # ------------------------------------------------------------------ the declaration
 
 from fakevlm_tasks import hooks  # noqa: E402 - the preparer above needs no lmms-eval glue
-from fakevlm_tasks.benchmarks import DETECTION_PROMPTS, Benchmark, PaperRows, prompted  # noqa: E402
+from fakevlm_tasks.hooks import DETECTION_PROMPTS, Benchmark, PaperRows, prompted  # noqa: E402
 
 #: The two continuations of the ``ffpp`` task, scored after the question (target delimiter " ").
 VERDICT_CHOICES = ("This is a real", "This is a fake")

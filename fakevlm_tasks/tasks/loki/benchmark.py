@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fakevlm_tasks.data.common import FAKECLUE_QUESTION, DataError, PrepareReport, check_image, load_json
-from fakevlm_tasks.options import format_options, option_letters
+from fakevlm_tasks.hooks import FAKECLUE_QUESTION, DataError, PrepareReport, check_image, load_json
+from fakevlm_tasks.glue.options import format_options, option_letters
 
 _QTYPE = re.compile(r"^image_tf_image_(real|fake)_ask_(real|fake)_(\w+)$")
 _MC_QTYPE = re.compile(r"^image_mc_(fake_from_real|real_from_fake)_(\w+)$")
@@ -288,9 +288,11 @@ from collections import Counter  # noqa: E402
 
 from loguru import logger  # noqa: E402
 
-from fakevlm_tasks import hooks, judge, sample  # noqa: E402 - the preparer above needs no lmms-eval glue
-from fakevlm_tasks.benchmarks import DETECTION_PROMPTS, Benchmark, PaperRows, prompted  # noqa: E402
-from fakevlm_tasks.options import parse_option  # noqa: E402
+from fakevlm_tasks import hooks  # noqa: E402 - the preparer above needs no lmms-eval glue
+from fakevlm_tasks.glue import sample  # noqa: E402
+from fakevlm_tasks.services import judge  # noqa: E402
+from fakevlm_tasks.hooks import DETECTION_PROMPTS, Benchmark, PaperRows, prompted  # noqa: E402
+from fakevlm_tasks.glue.options import parse_option  # noqa: E402
 
 #: LOKI's categories as its question types spell them ("sence" sic).
 CATEGORIES = ("animals", "doc", "medicine", "object", "person", "satellite", "sence")

@@ -414,7 +414,7 @@ def _brier(d: PerDoc, w: Weights) -> np.ndarray:
 
 
 def _loki_score(d: PerDoc, w: Weights) -> np.ndarray:
-    """LOKI's score (:func:`fakevlm_tasks.metrics.loki_score`): per category (real acc + fake acc) / 2, or the
+    """LOKI's score (:func:`fakevlm_tasks.scoring.metrics.loki_score`): per category (real acc + fake acc) / 2, or the
     fake acc where the category has no real question, weighted by its fake questions."""
     det = _detection_docs(d)
     codes, k = _levels(d.category.astype(str))
@@ -437,7 +437,7 @@ def _text_mean(field: str):
 
 #: Every metric with an interval, by the name the tasks report it under. Each maps
 #: (PerDoc, Weights) to one value per resample; conventions are those of
-#: fakevlm_tasks.metrics (an unknown verdict is wrong, F1 has real positive unless
+#: fakevlm_tasks.scoring.metrics (an unknown verdict is wrong, F1 has real positive unless
 #: named fake; AUC has real positive, TPR at FPR fake positive).
 METRICS = {
     "acc": lambda d, w: weighted_mean(w.W, _hit(d), _detection_docs(d)),

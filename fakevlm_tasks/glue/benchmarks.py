@@ -12,7 +12,7 @@ Where benchmarks are found, in this order (a later folder with the same name is 
 * the built-in folders under ``fakevlm_tasks/tasks/``;
 * every folder on ``$FAKEVLM_BENCHMARKS`` (``os.pathsep``-separated): a folder holding a
   ``benchmark.py`` is one benchmark, and each sub-folder holding one is another. These
-  folders are also added to lmms-eval's task index (``fakevlm_tasks.registration``), so
+  folders are also added to lmms-eval's task index (``fakevlm_tasks.glue.registration``), so
   ``lmms-eval --tasks <your task>`` finds them without ``--include_path``.
 """
 
@@ -28,21 +28,10 @@ from pathlib import Path
 from types import ModuleType
 
 from fakevlm_tasks import TASKS_DIR
+from fakevlm_tasks.glue.perturb import split_task_name
 
 BENCHMARKS_ENV = "FAKEVLM_BENCHMARKS"
 MODULE_FILE = "benchmark.py"
-
-#: The detection question's prompt suffix per model family (``family`` in the template's
-#: ``lmms_eval_specific_kwargs``). FakeVLM is asked exactly what it was trained on; a
-#: general model gets the answer form the parser reads best: the verdict sentence first,
-#: then the evidence that ROUGE-L and CSS compare with the reference explanation; an API
-#: model, which hedges or refuses more, is also told to choose.
-DETECTION_PROMPTS = {
-    "fakevlm": "",
-    "general": " Start your answer with \"This is a real image.\" or \"This is a fake image.\", then explain the visual evidence for your verdict.",
-    "api": " Start your answer with \"This is a real image.\" or \"This is a fake image.\", then explain the visual evidence for your verdict. You must choose one of the two; if you are unsure, give your best guess.",
-}
-
 
 @dataclass(frozen=True)
 class PaperRows:
@@ -63,7 +52,7 @@ class Benchmark:
     name). ``tasks``: the lmms-eval tasks its YAMLs define. ``headline``: per task, the
     metrics a leaderboard shows first. ``labels``: display names of metrics and of tasks
     other than the first. ``groups``: what the per-group metrics break the docs down by. (Prompts are
-    the folder's ``doc_to_text = prompted({family: suffix})`` hook.) ``variants``: perturbation names (``fakevlm_tasks.perturb.PERTURBATIONS``) to generate
+    the folder's ``doc_to_text = prompted({family: suffix})`` hook.) ``variants``: perturbation names (``fakevlm_tasks.glue.perturb.PERTURBATIONS``) to generate
     variant tasks for, per task. ``write_miniature(root) -> argv``: writes a tiny copy of
     the official format under ``root`` and returns the ``fakevlm-data prepare <name>``
     arguments that prepare it (the generic tests run it).
@@ -183,30 +172,8 @@ def prepare_command(dataset: str) -> str:
 
 def task_benchmark(task: str) -> Benchmark | None:
     """The benchmark that defines lmms-eval task ``task`` (variants included), or None."""
-    from fakevlm_tasks.perturb import split_task_name
-
     base, _ = split_task_name(task)
     for bench in discover().values():
         if task in bench.tasks or base in bench.tasks:
             return bench
     return None
-
-
-# --------------------------------------------------------------------- hooks for benchmark.py
-
-
-def prompted(prompts: Mapping[str, str]):
-    """A ``doc_to_text`` hook: the doc's question plus the suffix of the model's family.
-
-    The family comes from the template's ``lmms_eval_specific_kwargs`` (``family:`` per
-    lmms-eval model name, ``general`` for a model it does not list); ``pre_prompt`` and
-    ``post_prompt`` given there are kept around it, as lmms-eval's own tasks do.
-    """
-
-    def doc_to_text(doc, lmms_eval_specific_kwargs=None):
-        kw = lmms_eval_specific_kwargs or {}
-        family = kw.get("family") or "general"
-        suffix = prompts.get(family, prompts.get("general", ""))
-        return f"{kw.get('pre_prompt', '')}{doc['question']}{suffix}{kw.get('post_prompt', '')}"
-
-    return doc_to_text

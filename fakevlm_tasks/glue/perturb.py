@@ -4,7 +4,7 @@ Each perturbation is a pure function of the image (and, for noise, of the doc id
 variant task such as ``fakeclue_jpeg50`` shows every model exactly the same pixels on
 every run. The controls (``grey``, ``lowpass``, ``highpass``) ask how much of a score
 comes from the image at all and from which part of its spectrum. The variant YAMLs that
-:mod:`fakevlm_tasks.variants` generates into each benchmark's ``variants/`` name the
+:mod:`fakevlm_tasks.glue.variants` generates into each benchmark's ``variants/`` name the
 ``doc_to_visual`` hooks
 defined at the bottom of this module; :data:`PERTURBATIONS` lists them by task suffix.
 """
@@ -135,7 +135,7 @@ class Perturbation:
 
     def doc_to_visual(self, doc) -> list[Image.Image]:
         """The task's image, perturbed; noise is seeded by the doc's id (its image path if it has none)."""
-        from fakevlm_tasks.hooks import doc_to_visual  # the lmms-eval glue; not needed to list perturbations
+        from fakevlm_tasks.glue.images import doc_to_visual
 
         (image,) = doc_to_visual(doc)
         return [self.apply(image, doc.get("id") or doc["image"])]
@@ -156,7 +156,7 @@ PERTURBATIONS = {
     )
 }
 
-# The hooks the variant YAMLs name (``!function fakevlm_tasks.perturb.<name>``).
+# The hooks the variant YAMLs name (``!function fakevlm_tasks.glue.perturb.<name>``).
 jpeg50 = PERTURBATIONS["jpeg50"].doc_to_visual
 resize50 = PERTURBATIONS["resize50"].doc_to_visual
 blur2 = PERTURBATIONS["blur2"].doc_to_visual

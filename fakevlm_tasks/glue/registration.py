@@ -23,7 +23,7 @@ class RegistrationError(RuntimeError):
 
 def _with_our_path(include_path):
     """The user's include path, then our task folder and the benchmark folders on ``$FAKEVLM_BENCHMARKS``."""
-    from fakevlm_tasks.benchmarks import external_dirs
+    from fakevlm_tasks.glue.benchmarks import external_dirs
 
     paths = [] if include_path is None else [include_path] if isinstance(include_path, str) else list(include_path)
     for extra in (str(TASKS_DIR), *external_dirs()):

@@ -133,37 +133,6 @@ def write_prepared(report: PrepareReport, *, strict: bool = False) -> Path:
     return out
 
 
-def read_prepared(name: str) -> list[dict]:
-    """Load a prepared dataset's records, or say exactly how to prepare it."""
-    path = data_root() / name / RECORDS_FILE
-    if not path.is_file():
-        from fakevlm_tasks.benchmarks import prepare_command
-
-        command = prepare_command(name)
-        raise DataNotPreparedError(
-            f"The '{name}' data is not prepared: no {path}.\n"
-            f"Prepare it with:\n  {command}\n"
-            f"(data root: ${DATA_DIR_ENV}, now {data_root()})"
-        )
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def status() -> list[tuple[str, str]]:
-    """(dataset, state) for every known dataset: prepared with counts, or the command to run."""
-    from fakevlm_tasks.benchmarks import discover
-
-    rows = []
-    for name in [d for bench in discover().values() for d in bench.prepared_sets]:
-        manifest = data_root() / name / MANIFEST_FILE
-        if manifest.is_file():
-            m = json.loads(manifest.read_text(encoding="utf-8"))
-            rows.append((name, f"prepared {m['prepared_at']}: {m['records']} records, {m['skipped']} skipped"))
-        else:
-            rows.append((name, "not prepared"))
-    return rows
-
-
 def first_existing(candidates: Iterable[Path]) -> Path | None:
     for c in candidates:
         if c.is_file():

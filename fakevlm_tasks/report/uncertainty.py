@@ -1,6 +1,6 @@
 """Intervals and paired tests for lmms-eval runs, from the ``--log_samples`` files beside their results JSONs.
 
-The leaderboard's bridge between results files and :mod:`fakevlm_tasks.stats`: which
+The leaderboard's bridge between results files and :mod:`fakevlm_tasks.scoring.stats`: which
 metrics get an interval, the check that the samples reproduce the reported value, which
 models on a benchmark cannot be told apart from the best, and ``compare``. Values are
 x100, as the tasks report them.
@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fakevlm_tasks import logged_samples, stats
+from fakevlm_tasks.report import logged_samples
+from fakevlm_tasks.scoring import stats
 
 #: Metrics the samples give even where the results do not report them.
 SAMPLE_ONLY = ("balanced_acc", "auc", "tpr_at_fpr_1", "tpr_at_fpr_5", "ece", "brier")
@@ -20,7 +21,7 @@ SAMPLE_ONLY = ("balanced_acc", "auc", "tpr_at_fpr_1", "tpr_at_fpr_5", "ece", "br
 
 def ranking_metric(task: str) -> str:
     """The metric that ranks models on a task: its benchmark's ``ranking`` entry, else "acc"."""
-    from fakevlm_tasks.benchmarks import task_benchmark
+    from fakevlm_tasks.glue.benchmarks import task_benchmark
 
     bench = task_benchmark(task)
     return (bench.ranking.get(task) if bench else None) or "acc"
@@ -34,12 +35,12 @@ CSS_REASON = ("per-doc CSS needs the sentence encoder: pass --css to recompute i
 
 @dataclass
 class Settings:
-    """How intervals and tests are computed (:mod:`fakevlm_tasks.stats` conventions)."""
+    """How intervals and tests are computed (:mod:`fakevlm_tasks.scoring.stats` conventions)."""
 
     n_resamples: int = stats.DEFAULT_RESAMPLES
     seed: int = stats.DEFAULT_SEED
     confidence: float = stats.CONFIDENCE
-    css_model: object = None  # the CSS encoder (fakevlm_tasks.embeddings) when CSS is recomputed
+    css_model: object = None  # the CSS encoder (fakevlm_tasks.services.embeddings) when CSS is recomputed
 
     def describe(self) -> dict:
         return {"confidence": self.confidence, "n_resamples": self.n_resamples, "seed": self.seed,

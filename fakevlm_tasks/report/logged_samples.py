@@ -1,4 +1,4 @@
-"""lmms-eval's ``--log_samples`` files as per-doc arrays (:class:`fakevlm_tasks.stats.PerDoc`), and two runs matched doc by doc.
+"""lmms-eval's ``--log_samples`` files as per-doc arrays (:class:`fakevlm_tasks.scoring.stats.PerDoc`), and two runs matched doc by doc.
 
 lmms-eval writes ``<ts>_samples_<task>.jsonl`` beside ``<ts>_results.json``: one line per
 doc with ``doc_id``, ``doc``, ``doc_hash`` and, per metric, what the task's
@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fakevlm_tasks import stats
+from fakevlm_tasks.scoring import stats
 
 #: Metric keys that hold the per-doc record, in order of preference; then any dict with a label and an answer.
 RECORD_KEYS = ("acc", "f1")
@@ -92,7 +92,7 @@ def _per_doc_rouge_l(texts: list[dict | None], notes: list[str]) -> list[float |
     """The logged per-doc ROUGE-L; recomputed from the logged texts (same function as the task) where a file predates it."""
     if all(t is None or "rouge_l" in t for t in texts):
         return [None if t is None else t["rouge_l"] for t in texts]
-    from fakevlm_tasks import metrics
+    from fakevlm_tasks.scoring import metrics
 
     explained = [i for i, t in enumerate(texts) if t is not None and t.get("reference")]
     notes.append("per-doc ROUGE-L is not in these samples (an older file): recomputed from the logged texts")
@@ -106,7 +106,7 @@ def _per_doc_rouge_l(texts: list[dict | None], notes: list[str]) -> list[float |
 
 def _per_doc_css(texts: list[dict | None], model) -> list[float | None]:
     """CSS of every doc with a reference, recomputed from the logged texts with ``model`` (the task's own function)."""
-    from fakevlm_tasks import metrics
+    from fakevlm_tasks.scoring import metrics
 
     explained = [i for i, t in enumerate(texts) if t is not None and t.get("reference")]
     out: list[float | None] = [None] * len(texts)
@@ -124,7 +124,7 @@ def read_samples(path: str | Path, *, css_model=None) -> LoggedRun:
     independent, without per-doc ``rouge_l`` it is recomputed from the texts, without
     ``log_odds`` the score-based metrics are unavailable; each such case adds a note.
     CSS is computed only when ``css_model`` (an encoder, as
-    :func:`fakevlm_tasks.metrics.css` takes it) is given, since it needs the encoder.
+    :func:`fakevlm_tasks.scoring.metrics.css` takes it) is given, since it needs the encoder.
     """
     path = Path(path)
     lines = _read_lines(path)

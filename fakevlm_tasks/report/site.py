@@ -24,9 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fakevlm_tasks import leaderboard, logged_samples, parsing
-from fakevlm_tasks.leaderboard import MEASURED, Row, Table
-from fakevlm_tasks.perturb import split_task_name
+from fakevlm_tasks.report import leaderboard, logged_samples
+from fakevlm_tasks.scoring import parsing
+from fakevlm_tasks.report.leaderboard import MEASURED, Row, Table
+from fakevlm_tasks.glue.perturb import split_task_name
 
 ASSETS = Path(__file__).with_name("site_assets")
 #: Longest side of a thumbnail, in pixels, and its JPEG quality.

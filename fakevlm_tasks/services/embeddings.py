@@ -1,6 +1,6 @@
 """The CSS sentence encoder: which model, precision and backend, who it is, and a disk cache of its embeddings.
 
-:func:`css_scores` is what the lmms-eval glue calls; :func:`fakevlm_tasks.metrics.css` does the maths.
+:func:`css_scores` is what the lmms-eval glue calls; :func:`fakevlm_tasks.scoring.metrics.css` does the maths.
 Settings, read when used: ``$FAKEVLM_CSS_MODEL`` (hub id or local folder), ``$FAKEVLM_CSS_PRECISION``
 (``float32`` | ``bfloat16``), ``$FAKEVLM_CSS_BACKEND`` (``torch`` | ``openvino``), ``$FAKEVLM_CSS_CACHE``
 (the cache's directory, default ``~/.cache/fakevlm-eval/embeddings`` on Linux, the user cache dir
@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 from loguru import logger
 
-from fakevlm_tasks import metrics
+from fakevlm_tasks.scoring import metrics
 
 #: Default CSS embedding model (LEGION / FakeShield name it); ``$FAKEVLM_CSS_MODEL`` overrides it.
 DEFAULT_CSS_MODEL = "sentence-transformers/paraphrase-MiniLM-L6-v2"
@@ -466,7 +466,7 @@ def open_cache() -> EmbeddingCache | None:
 
 
 def css_scores(predictions, references) -> tuple[list[float], str]:
-    """Per-sample CSS (see :func:`fakevlm_tasks.metrics.css`) with the encoder that the settings
+    """Per-sample CSS (see :func:`fakevlm_tasks.scoring.metrics.css`) with the encoder that the settings
     name, and that encoder's description (name, revision, precision, backend) for the results.
 
     References go through the disk cache (:func:`cache_dir`), so each dataset's references are

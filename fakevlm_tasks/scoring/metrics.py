@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from fakevlm_tasks.parsing import FAKE, REAL, UNKNOWN
+from fakevlm_tasks.scoring.parsing import FAKE, REAL, UNKNOWN
 
 LABELS = (REAL, FAKE)
 
@@ -466,7 +466,7 @@ def css(predictions, references, *, model, reference_model=None) -> list[float]:
 
     ``model`` encodes the predictions, and the references too unless ``reference_model`` is
     given: an object with ``encode(texts) -> (n, d) array`` (a sentence-transformers model,
-    :class:`fakevlm_tasks.embeddings.Encoder`) or a callable ``texts -> (n, d) array``, one row
+    :class:`fakevlm_tasks.services.embeddings.Encoder`) or a callable ``texts -> (n, d) array``, one row
     per text in order. Each distinct non-empty text is encoded once. Embeddings are
     L2-normalised here, so it does not matter whether the encoder normalises.
 

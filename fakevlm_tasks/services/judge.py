@@ -50,7 +50,7 @@ from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from fakevlm_tasks.parsing import FAKE, REAL, UNKNOWN
+from fakevlm_tasks.scoring.parsing import FAKE, REAL, UNKNOWN
 
 PROMPT_VERSION = "1"
 SYSTEM_PROMPT = (

@@ -6,7 +6,7 @@ row per model: Acc/F1/ROUGE-L/CSS per benchmark, AUC where a task reports it, th
 per-group breakdowns, the robustness variants (each benchmark's ``variants/``) and the share of
 unreadable answers. Where the run logged its samples (``--log_samples``), each value
 gets a 95% bootstrap interval and each benchmark marks the models that a paired test
-cannot tell from the best (:mod:`fakevlm_tasks.uncertainty`). ``--with-paper`` adds the
+cannot tell from the best (:mod:`fakevlm_tasks.report.uncertainty`). ``--with-paper`` adds the
 paper's reported numbers as rows whose source column says which table they come from. A
 cell without a value stays blank. ``fakevlm-leaderboard compare A B --task T`` tests two
 runs against each other.
@@ -24,8 +24,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fakevlm_tasks import stats, uncertainty
-from fakevlm_tasks.perturb import PERTURBATIONS, split_task_name
+from fakevlm_tasks.scoring import stats
+from fakevlm_tasks.report import uncertainty
+from fakevlm_tasks.glue.perturb import PERTURBATIONS, split_task_name
 
 #: Headline metrics of a task no benchmark declares (a task of lmms-eval's own, say), in
 #: the order of the paper's columns; a task shows those it reports. A benchmark's own are
@@ -60,8 +61,8 @@ GROUP_AGGREGATION = "group_aggregation"
 
 
 def _declared() -> dict:
-    """{task: Benchmark} for every task a benchmark folder declares (fakevlm_tasks.benchmarks)."""
-    from fakevlm_tasks import benchmarks
+    """{task: Benchmark} for every task a benchmark folder declares (fakevlm_tasks.glue.benchmarks)."""
+    from fakevlm_tasks.glue import benchmarks
 
     return _declared_under(os.environ.get(benchmarks.BENCHMARKS_ENV, ""))
 
@@ -69,7 +70,7 @@ def _declared() -> dict:
 @functools.cache
 def _declared_under(_benchmarks_env: str) -> dict:
     """:func:`_declared` for one value of ``$FAKEVLM_BENCHMARKS``: the folders are read once, not per cell."""
-    from fakevlm_tasks import benchmarks
+    from fakevlm_tasks.glue import benchmarks
 
     return {task: bench for bench in benchmarks.discover().values() for task in bench.tasks}
 
@@ -247,7 +248,7 @@ def paper_rows() -> list[Row]:
     ``source`` names the tables ("paper, Table 2, Table 3"). A paper's per-group numbers
     (``acc_<category>``, ``auc_<manipulation>``) also form its breakdown.
     """
-    from fakevlm_tasks import benchmarks
+    from fakevlm_tasks.glue import benchmarks
 
     rows: dict[str, Row] = {}
     tables: dict[str, list[str]] = {}
@@ -647,7 +648,7 @@ def render_comparison(report: dict) -> str:
 def _settings(args) -> uncertainty.Settings:
     settings = uncertainty.Settings(n_resamples=args.resamples, seed=args.seed)
     if args.css:
-        from fakevlm_tasks import embeddings
+        from fakevlm_tasks.services import embeddings
 
         try:
             settings.css_model = embeddings.get_encoder()
@@ -698,7 +699,7 @@ def main(argv=None) -> int:
         settings = _settings(args)
         written = write_leaderboard(args.results, args.out, with_paper=args.with_paper, settings=settings)
         if args.html:
-            from fakevlm_tasks import site
+            from fakevlm_tasks.report import site
 
             written["site"] = site.write_site(args.results, args.html, board_dir=args.out, with_paper=args.with_paper,
                                               css_model=settings.css_model)

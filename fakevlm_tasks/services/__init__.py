@@ -1,0 +1,1 @@
+"""Services with state: the CSS sentence encoder and its embedding cache, the LLM judge and its cache."""
