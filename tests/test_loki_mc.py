@@ -12,7 +12,7 @@ import pytest
 from fakevlm_tasks.glue import benchmarks
 from fakevlm_tasks import hooks
 from fakevlm_tasks.glue.docs import read_prepared
-from fakevlm_tasks.glue.options import OptionChoice, format_options, parse_option, seeded_letter
+from fakevlm_tasks.tasks.loki.options import OptionChoice, format_options, parse_option, seeded_letter
 from lmms_runs import data_dir, prepare
 from loki_runs import DUMMY_ANSWER, REAL_LIMIT, loki_run
 

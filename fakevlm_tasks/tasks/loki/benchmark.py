@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 from fakevlm_tasks.hooks import FAKECLUE_QUESTION, DataError, PrepareReport, check_image, load_json
-from fakevlm_tasks.glue.options import format_options, option_letters
+from fakevlm_tasks.tasks.loki.options import format_options, option_letters
 
 _QTYPE = re.compile(r"^image_tf_image_(real|fake)_ask_(real|fake)_(\w+)$")
 _MC_QTYPE = re.compile(r"^image_mc_(fake_from_real|real_from_fake)_(\w+)$")
@@ -292,7 +292,7 @@ from fakevlm_tasks import hooks  # noqa: E402 - the preparer above needs no lmms
 from fakevlm_tasks.glue import sample  # noqa: E402
 from fakevlm_tasks.services import judge  # noqa: E402
 from fakevlm_tasks.hooks import DETECTION_PROMPTS, Benchmark, PaperRows, prompted  # noqa: E402
-from fakevlm_tasks.glue.options import parse_option  # noqa: E402
+from fakevlm_tasks.tasks.loki.options import parse_option  # noqa: E402
 
 #: LOKI's categories as its question types spell them ("sence" sic).
 CATEGORIES = ("animals", "doc", "medicine", "object", "person", "satellite", "sence")
