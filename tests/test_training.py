@@ -280,6 +280,7 @@ def test_the_trained_checkpoint_is_evaluated_on_fakeclue_by_the_fakevlm_adapter_
     assert results["unknown_rate,none"] == pytest.approx(100 * sum(v == "unknown" for v in verdicts) / len(samples))
 
 
+@pytest.mark.slow  # trains through torchrun / the CLI: 10-25 s
 def test_two_torchrun_processes_with_gloo_share_the_data_and_write_the_same_checkpoint_format(
     tiny_llava, paper_data, trained, tmp_path
 ):
@@ -302,6 +303,7 @@ def test_two_torchrun_processes_with_gloo_share_the_data_and_write_the_same_chec
     assert files(out / "checkpoint-4") - {"rng_state_0.pth", "rng_state_1.pth"} == files(single / "checkpoint-4") - {"rng_state.pth"}
 
 
+@pytest.mark.slow  # trains through torchrun / the CLI: 10-25 s
 def test_a_killed_run_resumes_with_the_same_steps_learning_rates_and_losses(tiny_llava, paper_data, tmp_path):
     # Long enough that the kill, sent as soon as checkpoint-3 is complete, lands well before the end.
     schedule = ["training.max_steps=24", "training.save_strategy=steps", "training.save_steps=3", "training.seed=7"]
