@@ -67,7 +67,7 @@ def command(script: str, fallback: list[str]) -> list[str]:
 
 LMMS_EVAL = ("lmms-eval", ["-c", "from lmms_eval.cli.dispatch import main; main()"])
 FAKEVLM_TRAIN = ("fakevlm-train", ["-m", "fakevlm_training.cli"])
-FAKEVLM_LEADERBOARD = ("fakevlm-leaderboard", ["-m", "fakevlm_tasks.report.leaderboard"])
+FAKEVLM_LEADERBOARD = ("fakevlm-leaderboard", ["-m", "fakevlm_tasks.report.cli"])
 
 
 def demo_env(workdir: Path) -> dict:

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from fakevlm_tasks.services import embeddings
-from fakevlm_tasks.report import leaderboard, uncertainty
+from fakevlm_tasks.report import cli, leaderboard, results, uncertainty
 from fakevlm_tasks.scoring import metrics, stats
 from lmms_runs import offline_env, prepare, results_file, run_cli
 from official_formats import fakeclue_record, loki_open_ended, loki_tf_pair, write_fakeclue, write_loki
@@ -89,7 +89,7 @@ def test_main_table_cells_equal_the_results_json(rendered):
     written, results = rendered
     rows = {r["model"]: r for r in read_csv(written["main"])}
     for res in results:
-        row = rows[leaderboard.model_label(res)]
+        row = rows[results.model_label(res)]
         for task, label in (("fakeclue", "FakeClue"), ("loki", "LOKI")):
             for metric, column in (("acc", "Acc"), ("f1", "F1"), ("rouge_l", "ROUGE-L"), ("css", "CSS")):
                 assert row[f"{label} {column}"] == cell(res["results"][task][f"{metric},none"]), (task, metric)
@@ -98,7 +98,7 @@ def test_main_table_cells_equal_the_results_json(rendered):
 @pytest.mark.slow
 def test_always_fake_model_row_shows_the_accuracy_the_labels_imply(rendered):
     written, results = rendered
-    row = next(r for r in read_csv(written["main"]) if r["model"] == leaderboard.model_label(results[1]))
+    row = next(r for r in read_csv(written["main"]) if r["model"] == results.model_label(results[1]))
     assert float(row["FakeClue Acc"]) == pytest.approx(50.0)  # 2 of the 4 images are fake
     assert float(row["FakeClue F1"]) == pytest.approx(0.0)  # real is the positive class, never predicted
 
@@ -108,7 +108,7 @@ def test_per_category_table_cells_equal_the_results_json(rendered):
     written, results = rendered
     rows = {r["model"]: r for r in read_csv(written["per_category_fakeclue_acc"])}
     for res in results:
-        row = rows[leaderboard.model_label(res)]
+        row = rows[results.model_label(res)]
         expected = {c: cell(res["results"]["fakeclue"][f"acc_{c},none"]) for c in ("animal", "doc", "human")}
         assert {c: row[c] for c in ("animal", "doc", "human")} == expected
 
@@ -118,7 +118,7 @@ def test_robustness_table_puts_the_perturbed_accuracy_beside_the_clean_one(rende
     written, results = rendered
     rows = {r["model"]: r for r in read_csv(written["robustness_fakeclue"])}
     for res in results:
-        row = rows[leaderboard.model_label(res)]
+        row = rows[results.model_label(res)]
         assert row["clean"] == cell(res["results"]["fakeclue"]["acc,none"])
         jpeg_col = next(c for c in row if c.startswith("jpeg50"))
         assert row[jpeg_col] == cell(res["results"]["fakeclue_jpeg50"]["acc,none"])
@@ -142,7 +142,7 @@ def test_markdown_holds_every_table_with_one_decimal(rendered):
     for title in ("Detection and explanation", "FakeClue per category: Acc", "FakeClue under perturbations", "Unreadable answers"):
         assert f"## {title}" in md
     acc = results[1]["results"]["fakeclue"]["acc,none"]
-    assert f"| {leaderboard.model_label(results[1])} | measured | {acc:.1f} |" in md
+    assert f"| {results.model_label(results[1])} | measured | {acc:.1f} |" in md
 
 
 @pytest.mark.slow
@@ -157,7 +157,7 @@ def test_long_csv_lists_every_scalar_metric_of_every_run(rendered):
     written, results = rendered
     rows = read_csv(written["all_metrics"])
     for res in results:
-        model = leaderboard.model_label(res)
+        model = results.model_label(res)
         for task in TASKS:
             for key, value in res["results"][task].items():
                 metric = key.split(",")[0]
@@ -205,8 +205,8 @@ def test_runs_of_one_model_merge_and_the_newer_result_wins(tmp_path):
 
 def test_api_models_are_named_by_their_model_version():
     res = {"config": {"model": "openai", "model_args": "model_version=gpt-4o-2024-08-06,base_url=http://127.0.0.1:1/v1"}}
-    assert leaderboard.model_label(res) == "gpt-4o-2024-08-06 (openai)"
-    assert leaderboard.model_label({"config": {"model": "dummy", "model_args": ""}}) == "dummy"
+    assert results.model_label(res) == "gpt-4o-2024-08-06 (openai)"
+    assert results.model_label({"config": {"model": "dummy", "model_args": ""}}) == "dummy"
 
 
 def test_paper_rows_appear_only_when_asked(tmp_path):
@@ -223,16 +223,16 @@ def test_paper_rows_appear_only_when_asked(tmp_path):
 
 def test_cli_writes_the_files_and_prints_the_markdown(tmp_path, capsys):
     write_results(tmp_path / "a", "fakevlm", "pretrained=x", {"fakeclue": {"acc,none": 50.0}})
-    assert leaderboard.main([str(tmp_path / "a"), "--out", str(tmp_path / "out")]) == 0
+    assert cli.main([str(tmp_path / "a"), "--out", str(tmp_path / "out")]) == 0
     assert "| x (fakevlm) | measured | 50.0 |" in capsys.readouterr().out
     assert {"leaderboard.md", "leaderboard.png", "main.csv", "all_metrics.csv"} <= {p.name for p in (tmp_path / "out").iterdir()}
 
 
 def test_cli_says_what_is_wrong_when_there_are_no_results(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
-    assert leaderboard.main([str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
+    assert cli.main([str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
     assert "no lmms-eval results JSON" in capsys.readouterr().err
-    assert leaderboard.main([str(tmp_path / "missing")]) == 2
+    assert cli.main([str(tmp_path / "missing")]) == 2
 
 
 # ------------------------------------------- intervals and tests from logged samples
@@ -425,7 +425,7 @@ def test_a_reliability_diagram_is_drawn_for_tasks_with_verdict_scores(three_mode
 
 def test_compare_prints_each_metrics_difference_interval_p_value_and_test(three_models, capsys):
     a, b = three_models / "best", three_models / "far"
-    assert leaderboard.main(["compare", str(a), str(b), "--task", "fakeclue", "--json", "--resamples", "500"]) == 0
+    assert cli.main(["compare", str(a), str(b), "--task", "fakeclue", "--json", "--resamples", "500"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["n_docs"], report["n_resamples"], report["a"]["model"]) == (120, 500, "best (fakevlm)")
     acc = report["metrics"]["acc"]
@@ -434,14 +434,14 @@ def test_compare_prints_each_metrics_difference_interval_p_value_and_test(three_
     assert acc["p_value"] == pytest.approx(stats.mcnemar_exact(*hits)) and acc["test"] == "McNemar exact (statsmodels)"
     assert report["metrics"]["f1"]["test"] == "paired bootstrap over docs, 500 resamples"
     assert report["metrics"]["auc"]["diff"] is None and "no verdict scores" in report["metrics"]["auc"]["reason"]
-    assert leaderboard.main(["compare", str(a), str(b), "--task", "fakeclue", "--resamples", "500"]) == 0
+    assert cli.main(["compare", str(a), str(b), "--task", "fakeclue", "--resamples", "500"]) == 0
     assert "McNemar exact" in capsys.readouterr().out
 
 
 def test_compare_refuses_runs_over_other_docs(tmp_path, capsys):
     a = write_run(tmp_path / "a", "a", outcomes(80, 120, LABELS), LABELS)
     b = write_run(tmp_path / "b", "b", outcomes(80, 100, LABELS), LABELS[:100])
-    assert leaderboard.main(["compare", str(a), str(b), "--task", "fakeclue"]) == 2
+    assert cli.main(["compare", str(a), str(b), "--task", "fakeclue"]) == 2
     err = capsys.readouterr().err
     assert "cover different docs" in err and "20 doc ids only in the first" in err
 
@@ -449,19 +449,19 @@ def test_compare_refuses_runs_over_other_docs(tmp_path, capsys):
 def test_compare_refuses_another_version_of_the_same_docs(tmp_path, capsys):
     a = write_run(tmp_path / "a", "a", outcomes(80, 120, LABELS), LABELS)
     b = write_run(tmp_path / "b", "b", outcomes(80, 120, LABELS), LABELS, doc_hash=lambda i: f"hash{i}" if i != 7 else "other")
-    assert leaderboard.main(["compare", str(a), str(b), "--task", "fakeclue"]) == 2
+    assert cli.main(["compare", str(a), str(b), "--task", "fakeclue"]) == 2
     assert "1 of 120 docs differ by doc_hash (doc_id 7)" in capsys.readouterr().err
 
 
 def test_compare_matches_old_files_by_the_docs_own_ids(tmp_path, capsys):
     a = write_run(tmp_path / "a", "a", outcomes(80, 120, LABELS), LABELS, old_format=True)
     b = write_run(tmp_path / "b", "b", outcomes(70, 120, LABELS), LABELS, old_format=True)
-    assert leaderboard.main(["compare", str(a), str(b), "--task", "fakeclue", "--json", "--resamples", "200"]) == 0
+    assert cli.main(["compare", str(a), str(b), "--task", "fakeclue", "--json", "--resamples", "200"]) == 0
     assert json.loads(capsys.readouterr().out)["metrics"]["acc"]["diff"] == pytest.approx(100 * 10 / 120)
 
 
 def test_compare_needs_one_model_per_folder(three_models, capsys):
-    assert leaderboard.main(["compare", str(three_models), str(three_models / "far"), "--task", "fakeclue"]) == 2
+    assert cli.main(["compare", str(three_models), str(three_models / "far"), "--task", "fakeclue"]) == 2
     assert "by several models" in capsys.readouterr().err
 
 
@@ -535,13 +535,13 @@ def test_leaderboard_cli_gives_each_reported_metric_its_interval(board):
     _, data, results = board
     rows = {(r["model"], r["metric"]): r for r in data["rows"] if r["task"] == "fakeclue"}
     for name in ("tiny", "dummy"):
-        model = leaderboard.model_label(results[name])
+        model = results.model_label(results[name])
         for metric in ("acc", "f1", "f1_fake", "balanced_acc", "rouge_l", "css"):
             row = rows[(model, metric)]
             assert row["value"] == results[name]["results"]["fakeclue"][f"{metric},none"], (name, metric)
             assert row["n"] == len(E2E_FAKECLUE) and row["reason"] is None, (name, metric, row["reason"])
             assert row["ci95"][0] <= row["value"] <= row["ci95"][1], (name, metric)
-    dummy = leaderboard.model_label(results["dummy"])
+    dummy = results.model_label(results["dummy"])
     n_fake = sum(1 for r in E2E_FAKECLUE if r[1] == 0)
     assert rows[(dummy, "acc")]["value"] == pytest.approx(100 * n_fake / len(E2E_FAKECLUE))
     assert rows[(dummy, "acc")]["ci95"][1] - rows[(dummy, "acc")]["ci95"][0] > 20  # ten docs say little
@@ -550,7 +550,7 @@ def test_leaderboard_cli_gives_each_reported_metric_its_interval(board):
 @pytest.mark.slow
 def test_leaderboard_cli_adds_auc_and_calibration_from_the_verdict_scores(board, logged_runs):
     _, data, results = board
-    tiny = leaderboard.model_label(results["tiny"])
+    tiny = results.model_label(results["tiny"])
     rows = {r["metric"]: r for r in data["rows"] if r["model"] == tiny}
     lines = _samples(logged_runs[1]["tiny"])
     expected = metrics.roc_auc([x["acc"]["label"] for x in lines], [x["acc"]["log_odds"] for x in lines], allow_binary=True)
@@ -567,7 +567,7 @@ def test_leaderboard_cli_tests_each_model_against_the_best(board, logged_runs):
     scores = {name: [x["score"] > 0 for x in _samples(logged_runs[1][name])] for name in ("tiny", "dummy")}
     accs = {name: results[name]["results"]["fakeclue"]["acc,none"] for name in ("tiny", "dummy")}
     best, other = sorted(accs, key=lambda n: -accs[n])
-    assert entry["best"] == leaderboard.model_label(results[best]) and entry["test"] == "McNemar exact (statsmodels)"
+    assert entry["best"] == results.model_label(results[best]) and entry["test"] == "McNemar exact (statsmodels)"
     assert entry["p_value"] == pytest.approx(stats.mcnemar_exact(scores[other], scores[best]))
     assert entry["tied_with_best"] == (entry["p_value"] >= 0.05)
     assert f"**{accs[best]:.1f}** [" in proc.stdout  # the Markdown printed by the CLI

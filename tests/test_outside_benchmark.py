@@ -147,7 +147,7 @@ def test_the_outside_benchmark_runs_through_lmms_eval_and_appears_in_the_leaderb
     assert r["acc,none"] == pytest.approx(50.0) and r["f1_fake,none"] == pytest.approx(100 * 2 * 2 / (2 * 2 + 2))
 
     board = outside["root"] / "board"
-    lb = subprocess.run([sys.executable, "-c", "import sys; from fakevlm_tasks.report.leaderboard import main; sys.exit(main())",
+    lb = subprocess.run([sys.executable, "-c", "import sys; from fakevlm_tasks.report.cli import main; sys.exit(main())",
                          str(out), "--out", str(board), "--with-paper"], env=env, capture_output=True, text=True, timeout=600)
     assert lb.returncode == 0, lb.stderr
     table = (board / "leaderboard.md").read_text()

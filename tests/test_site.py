@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from fakevlm_tasks.report import leaderboard, site
+from fakevlm_tasks.report import cli, leaderboard, site
 from fakevlm_tasks.scoring import parsing
 from fakevlm_toys import logged_runs
 
@@ -68,7 +68,7 @@ def read_lines(path: Path) -> list[dict]:
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("site")
     samples = write_runs(root)
-    code = leaderboard.main([str(root / "results"), "--out", str(root / "board"), "--html", str(root / "site"),
+    code = cli.main([str(root / "results"), "--out", str(root / "board"), "--html", str(root / "site"),
                              "--with-paper", "--resamples", "300"])
     assert code == 0
     return root / "site", root / "board", samples

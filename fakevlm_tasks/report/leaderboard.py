@@ -1,31 +1,31 @@
 """``fakevlm-leaderboard``: the paper's tables from lmms-eval results JSONs (Markdown, CSV, PNG, JSON), with intervals.
 
-Reads any number of ``*_results.json`` files (or folders holding them), merges them per
-model (model name = ``--model`` + the checkpoint from ``--model_args``), and writes one
-row per model: Acc/F1/ROUGE-L/CSS per benchmark, AUC where a task reports it, the
+Reads any number of ``*_results.json`` files (or folders holding them), merges them per run
+configuration (:mod:`fakevlm_tasks.report.results`: adapter, checkpoint and every generation-relevant
+model arg; a row is named by the checkpoint, the adapter and the args that tell it from the others), and
+writes one row per configuration: Acc/F1/ROUGE-L/CSS per benchmark, AUC where a task reports it, the
 per-group breakdowns, the robustness variants (each benchmark's ``variants/``) and the share of
 unreadable answers. Where the run logged its samples (``--log_samples``), each value
 gets a 95% bootstrap interval and each benchmark marks the models that a paired test
 cannot tell from the best (:mod:`fakevlm_tasks.report.uncertainty`). ``--with-paper`` adds the
 paper's reported numbers as rows whose source column says which table they come from. A
-cell without a value stays blank. ``fakevlm-leaderboard compare A B --task T`` tests two
-runs against each other.
+cell without a value stays blank; a value from a run over part of its set says so (``n=12 of 5,000``).
+The command line is :mod:`fakevlm_tasks.report.cli`.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import functools
 import json
-import math
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fakevlm_tasks.scoring import stats
-from fakevlm_tasks.report import uncertainty
+from fakevlm_tasks.report import files, results, uncertainty
+from fakevlm_tasks.report.tables import MEASURED, Row, Table
 from fakevlm_tasks.glue.perturb import PERTURBATIONS, split_task_name
 
 #: Headline metrics of a task no benchmark declares (a task of lmms-eval's own, say), in
@@ -101,84 +101,13 @@ def group_kind(task: str) -> str:
     bench = _declared().get(task)
     return f"per_{bench.groups if bench else 'category'}"
 
-MEASURED = "measured"
-
-
-@dataclass
-class Row:
-    """One model's scores: task -> metric -> value (a number, or a dict for ``per_category``)."""
-
-    model: str
-    source: str = MEASURED
-    scores: dict = field(default_factory=dict)
-    files: dict = field(default_factory=dict)  # task -> the results JSON its scores come from
-
-    def get(self, task: str, metric: str):
-        return self.scores.get(task, {}).get(metric)
-
-
-@dataclass
-class Table:
-    """A rendered table: ``cells[i][j]`` is row i's value in column j, ``None`` when missing."""
-
-    slug: str
-    title: str
-    columns: list[str]
-    rows: list[Row]
-    cells: list[list[float | None]]
-    keys: list[tuple[str, str]] | None = None  # (task, metric) of each column, where a cell can have an interval
-
-
 # ----------------------------------------------------------------------- reading
-
-
-def find_results(paths) -> list[Path]:
-    """Every results JSON named by ``paths``: files as given, folders searched recursively."""
-    found = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found.extend(sorted(p.rglob("*_results.json")))
-        elif p.is_file():
-            found.append(p)
-        else:
-            raise FileNotFoundError(f"no such results file or folder: {p}")
-    return found
-
-
-def _model_args(args) -> dict:
-    if isinstance(args, dict):
-        return {str(k): str(v) for k, v in args.items()}
-    pairs = (part.split("=", 1) for part in str(args or "").split(",") if "=" in part)
-    return {k.strip(): v.strip() for k, v in pairs}
-
-
-def model_label(results: dict) -> str:
-    """``"<checkpoint> (<--model>)"`` from the results' config, e.g. ``"Qwen/Qwen2-VL-7B-Instruct (qwen2_vl)"``."""
-    config = results.get("config") or {}
-    adapter = str(config.get("model") or "unknown model")
-    args = _model_args(config.get("model_args"))
-    weights = next((args[k] for k in ("pretrained", "model_version", "model", "model_name", "path") if args.get(k)), None)
-    weights = weights or results.get("model_name")
-    return f"{weights} ({adapter})" if weights and weights != adapter else adapter
-
-
-def _metric_name(key: str) -> str:
-    return key.split(",", 1)[0]
-
-
-def _value(v):
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, (int, float)):
-        return None if math.isnan(v) else float(v)
-    if isinstance(v, dict):
-        return v
-    return None
 
 
 def _group_metrics(config) -> set[str]:
     """Names of the per-group metrics in a task's config (their aggregation is a group aggregation)."""
-    entries = (config or {}).get("metric_list") or []
+    entries = (config or {}).get("metric_list")
+    entries = entries if isinstance(entries, list) else []
     return {e["metric"] for e in entries if isinstance(e, dict) and GROUP_AGGREGATION in str(e.get("aggregation", ""))}
 
 
@@ -197,46 +126,21 @@ def _breakdown(kept: dict, group_metrics: set[str]) -> dict:
     return out
 
 
-def read_results(path: Path) -> tuple[str, str, dict]:
-    """``(model label, date, {task: {metric: value}})`` of one results JSON; stderr and aliases dropped.
-
-    Flat per-group metrics stay, and are also gathered into one dict-valued breakdown
-    (``per_category``, ``per_manipulation``, ``per_family``) for the breakdown tables.
-    """
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(data.get("results"), dict):
-        raise ValueError(f"{path} is not an lmms-eval results JSON (no 'results' object)")
-    scores = {}
-    for task, metrics in data["results"].items():
-        kept = {}
-        for key, v in metrics.items():
-            name = _metric_name(key)
-            if name == "alias" or "_stderr" in name:  # lmms-eval's acc_stderr, acc_stderr_clt, ...
-                continue
-            if (value := _value(v)) is not None:
-                kept[name] = value
-        if breakdown := _breakdown(kept, _group_metrics((data.get("configs") or {}).get(task))):
-            kept.setdefault(group_kind(task), breakdown)
-        scores[task] = kept
-    return model_label(data), str(data.get("date", "")), scores
+def read_results(files: list[results.ResultsFile]) -> tuple[list[Row], list[results.Merge]]:
+    """One row per run configuration (:func:`results.merge`). Flat per-group metrics stay, and are also gathered
+    into one dict-valued breakdown (``per_category``, ``per_manipulation``, ``per_family``) for the breakdown tables."""
+    for f in files:
+        for task, kept in f.scores.items():
+            if breakdown := _breakdown(kept, _group_metrics(f.configs.get(task))):
+                kept.setdefault(group_kind(task), breakdown)
+    return results.merge(files)
 
 
 def collect(paths) -> list[Row]:
-    """One row per model, tasks merged across files; for a task seen twice the newer file wins."""
-    rows: dict[str, Row] = {}
-    dated: dict[tuple[str, str], str] = {}
-    for path in find_results(paths):
-        model, date, scores = read_results(path)
-        row = rows.setdefault(model, Row(model))
-        for task, metrics in scores.items():
-            if (model, task) in dated and dated[(model, task)] > date:
-                continue
-            if (model, task) in dated:
-                print(f"fakevlm-leaderboard: {model} / {task}: using {path} (newer)", file=sys.stderr)
-            dated[(model, task)] = date
-            row.scores[task] = metrics
-            row.files[task] = path
-    return list(rows.values())
+    """:func:`read_results` of every results JSON in ``paths``; what was merged or dropped is printed."""
+    rows, merges = read_results(results.read_all(paths))
+    results.print_merges(merges)
+    return rows
 
 
 # ------------------------------------------------------------ the paper's numbers
@@ -341,6 +245,7 @@ def breakdown_tables(rows: list[Row], measured: list[Row]) -> list[Table]:
                     groups,
                     rows,
                     cells,
+                    task=task,
                 ))
     return tables
 
@@ -419,7 +324,7 @@ def write_reliability(u: Uncertainty, out: Path) -> dict[str, Path]:
             except stats.Unavailable:
                 continue
         if curves:
-            path = written[f"reliability_{task}"] = out / f"reliability_{task}.png"
+            path = written[f"reliability_{task}"] = files.inside(out, f"reliability_{task}.png")
             stats.reliability_diagram(curves, path, title=f"{_label(task)}: reliability of P(real)")
     return written
 
@@ -427,16 +332,21 @@ def write_reliability(u: Uncertainty, out: Path) -> dict[str, Path]:
 # ------------------------------------------------------------------------ output
 
 
+_MD_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "\n": " ", "\r": " "})
+
+
 def _md_escape(text: str) -> str:
-    return str(text).replace("|", "\\|")
+    """A name from a results file as Markdown table text: no HTML, no cell break, no line break."""
+    return str(text).translate(_MD_ESCAPES)
 
 
-def _annotated(value, ci, mark) -> str:
-    """A Markdown cell: the value (bold if best, "≈" if tied with the best) and its interval."""
+def _annotated(value, ci, mark, partial=None) -> str:
+    """A Markdown cell: the value (bold if best, "≈" if tied with the best), its interval, and ``(n=12 of 5,000)``
+    for a run over part of its set."""
     if value is None:
         return ""
     text = f"**{value:.1f}**" if mark == "best" else f"{value:.1f}" + (" ≈" if mark == "tied" else "")
-    return text + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else "")
+    return text + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else "") + (f" ({partial})" if partial else "")
 
 
 LEGEND = ("Brackets: 95% bootstrap interval from the logged samples (leaderboard.json says how each was computed). "
@@ -463,8 +373,8 @@ def render_markdown(tables: list[Table], u: Uncertainty | None = None) -> str:
                 continue  # a paper row with nothing in this table's columns
             notes = _cell_notes(t, row, u)
             annotated |= any(ci or mark for ci, mark in notes)
-            out.append("| " + " | ".join([_md_escape(row.model), _md_escape(row.source),
-                                          *(_annotated(c, ci, mark) for c, (ci, mark) in zip(cells, notes))]) + " |")
+            values = [_annotated(c, ci, mark, partial) for c, (ci, mark), partial in zip(cells, notes, t.marks(row))]
+            out.append("| " + " | ".join([_md_escape(row.model), _md_escape(row.source), *values]) + " |")
         out += ["", LEGEND, ""] if annotated else [""]
     return "\n".join(out)
 
@@ -473,13 +383,15 @@ def write_csv(table: Table, path: Path, u: Uncertainty | None = None) -> None:
     """Full-precision values, an empty field where there is none; "<column> CI low/high" beside each column that has intervals."""
     notes = [_cell_notes(table, row, u) for row in table.rows]
     with_ci = [j for j in range(len(table.columns)) if any(n[j][0] for n in notes)]
+    marks = [sorted({m for m in table.marks(row) if m}) for row in table.rows]
     header = ["model", "source"]
     for j, column in enumerate(table.columns):
         header += [column] + ([f"{column} CI low", f"{column} CI high"] if j in with_ci else [])
+    header += ["partial run"] if any(marks) else []
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(header)
-        for row, cells, row_notes in zip(table.rows, table.cells, notes):
+        for row, cells, row_notes, row_marks in zip(table.rows, table.cells, notes, marks):
             if all(c is None for c in cells):
                 continue
             line = [row.model, row.source]
@@ -488,7 +400,7 @@ def write_csv(table: Table, path: Path, u: Uncertainty | None = None) -> None:
                 if j in with_ci:
                     ci = row_notes[j][0]
                     line += ["", ""] if ci is None else [repr(ci[0]), repr(ci[1])]
-            w.writerow(line)
+            w.writerow(line + (["; ".join(row_marks)] if any(marks) else []))
 
 
 SIGNIFICANCE_COLUMNS = ("task", "metric", "model", "value", "best", "best_value", "diff", "ci_low", "ci_high",
@@ -505,12 +417,17 @@ def write_significance_csv(u: Uncertainty, path: Path) -> None:
             w.writerow({**{k: s.get(k) for k in SIGNIFICANCE_COLUMNS}, "ci_low": low, "ci_high": high})
 
 
-def write_json_report(u: Uncertainty, settings: uncertainty.Settings, path: Path) -> None:
-    """leaderboard.json: settings, one row per (model, task, metric), the significance tests, and what each run's samples lacked."""
+def write_json_report(u: Uncertainty, settings: uncertainty.Settings, path: Path, *, measured: list[Row] = (),
+                      merges: list[results.Merge] = ()) -> None:
+    """leaderboard.json: settings, one row per (model, task, metric), the significance tests, what each run's samples
+    lacked and over how much of its set it ran (``partial``), and which runs were merged or dropped."""
+    marks = {(r.model, task): mark for r in measured for task, mark in r.marks.items()}
     runs = [{"model": r.model, "task": r.task, "results": str(r.results_path),
-             "samples": None if r.samples is None else str(r.samples.path), "missing": r.missing, "notes": r.notes}
+             "samples": None if r.samples is None else str(r.samples.path), "missing": r.missing, "notes": r.notes,
+             "partial": marks.get((r.model, r.task))}
             for r in u.runs]
-    data = {**settings.describe(), "rows": u.rows, "significance": u.significance, "runs": runs}
+    data = {**settings.describe(), "rows": u.rows, "significance": u.significance, "runs": runs,
+            "merged": [m.describe() for m in merges]}
     path.write_text(json.dumps(data, indent=2, allow_nan=False), encoding="utf-8")
 
 
@@ -564,13 +481,15 @@ def plot(tables: list[Table], path: Path) -> None:
 def write_leaderboard(paths, out_dir: str | Path, *, with_paper: bool = False,
                       settings: uncertainty.Settings | None = None) -> dict[str, Path]:
     """Read the results and their samples; write every table (Markdown + one CSV each), leaderboard.json, the
-    significance CSV, the long CSV, the chart and a reliability diagram per task with verdict scores."""
-    measured = collect(paths)
+    significance CSV, the long CSV, the chart and a reliability diagram per task with verdict scores.
+
+    Every results file is read before anything is written, and the files are written into a hidden folder that
+    moves into ``out_dir`` at the end: a bad input or a failure leaves nothing partial there."""
+    measured, merges = read_results(results.read_all(paths))
     if not measured:
         raise ValueError("no lmms-eval results JSON found in the given paths")
+    results.print_merges(merges)
     settings = settings or uncertainty.Settings()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     u = measure_uncertainty(measured, settings)
     for run in u.runs:
         for note in run.notes:
@@ -579,37 +498,37 @@ def write_leaderboard(paths, out_dir: str | Path, *, with_paper: bool = False,
         print(f"fakevlm-leaderboard: {len(without)} of {len(u.runs)} runs have no readable samples file, so no intervals "
               f"(e.g. {without[0].model} / {without[0].task}: {without[0].missing})", file=sys.stderr)
     tables = build_tables(measured, with_paper=with_paper)
-    written = {"markdown": out / "leaderboard.md", "json": out / "leaderboard.json", "significance": out / "significance.csv",
-               "all_metrics": out / "all_metrics.csv", "chart": out / "leaderboard.png"}
-    written["markdown"].write_text(render_markdown(tables, u), encoding="utf-8")
-    for t in tables:
-        written[t.slug] = out / f"{t.slug}.csv"
-        write_csv(t, written[t.slug], u)
-    write_json_report(u, settings, written["json"])
-    write_significance_csv(u, written["significance"])
-    write_long_csv(measured, written["all_metrics"])
-    plot(tables, written["chart"])
-    written.update(write_reliability(u, out))
-    return written
+    out = Path(out_dir)
+    with files.staged(out) as stage:
+        written = {"markdown": stage / "leaderboard.md", "json": stage / "leaderboard.json",
+                   "significance": stage / "significance.csv", "all_metrics": stage / "all_metrics.csv",
+                   "chart": stage / "leaderboard.png"}
+        written["markdown"].write_text(render_markdown(tables, u), encoding="utf-8")
+        for t in tables:
+            written[t.slug] = files.inside(stage, f"{t.slug}.csv")
+            write_csv(t, written[t.slug], u)
+        write_json_report(u, settings, written["json"], measured=measured, merges=merges)
+        write_significance_csv(u, written["significance"])
+        write_long_csv(measured, written["all_metrics"])
+        plot(tables, written["chart"])
+        written.update(write_reliability(u, stage))
+    return {key: out / path.name for key, path in written.items()}
 
 
 # ------------------------------------------------------------------------ compare
 
 
 def resolve_run(path: str | Path, task: str, settings: uncertainty.Settings) -> uncertainty.Run:
-    """The run of ``task`` in a results file, or the newest in a folder of one model's runs; ValueError if ambiguous."""
+    """The run of ``task`` in a results file, or the newest in a folder of one configuration's runs; ValueError if ambiguous."""
     path = Path(path)
-    found = []
-    for f in find_results([path]):
-        model, date, scores = read_results(f)
-        if task in scores:
-            found.append((date, model, f, scores[task]))
+    found = [f for f in results.read_all([path]) if task in f.scores]
     if not found:
         raise ValueError(f"{path}: no results for task {task!r}")
-    if len(models := sorted({m for _, m, _, _ in found})) > 1:
+    named = results.names(found)
+    if len(models := sorted({named[(f.label, f.identity)] for f in found})) > 1:
         raise ValueError(f"{path} holds runs of {task} by several models ({', '.join(models)}): name one results file")
-    _, model, f, reported = max(found, key=lambda x: x[0])
-    return uncertainty.load_run(model, task, f, reported, settings)
+    f = max(found, key=lambda f: f.date)
+    return uncertainty.load_run(models[0], task, f.path, f.scores[task], settings)
 
 
 def compare(a_path, b_path, task: str, settings: uncertainty.Settings) -> dict:
@@ -643,73 +562,3 @@ def render_comparison(report: dict) -> str:
         lines.append(f"{metric:<14} {_fmt(c['a']):>7} {_fmt(c['b']):>7} {_fmt(c['diff']):>7}  {ci:<17} "
                      f"{_fmt(c['p_value'], '.3g'):>7}  {c['test'] or c['reason']}")
     return "\n".join(lines)
-
-
-def _settings(args) -> uncertainty.Settings:
-    settings = uncertainty.Settings(n_resamples=args.resamples, seed=args.seed)
-    if args.css:
-        from fakevlm_tasks.services import embeddings
-
-        try:
-            settings.css_model = embeddings.get_encoder()
-        except Exception as exc:  # whatever sentence-transformers raises: say what to set
-            raise ValueError(f"--css: the CSS encoder could not be loaded ({type(exc).__name__}: {str(exc)[:300]}); "
-                             f"set ${embeddings.CSS_MODEL_ENV} to the sentence-transformers model the runs used") from exc
-    return settings
-
-
-def _add_stats_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--resamples", type=int, default=stats.DEFAULT_RESAMPLES, help=f"bootstrap resamples (default {stats.DEFAULT_RESAMPLES})")
-    parser.add_argument("--seed", type=int, default=stats.DEFAULT_SEED, help=f"bootstrap seed (default {stats.DEFAULT_SEED})")
-    parser.add_argument("--css", action="store_true",
-                        help="recompute per-doc CSS from the logged texts for its intervals (loads the encoder the $FAKEVLM_CSS_* settings name)")
-
-
-def compare_main(argv) -> int:
-    parser = argparse.ArgumentParser(prog="fakevlm-leaderboard compare",
-                                     description="Paired comparison of two runs of one task on the same docs (A - B).")
-    parser.add_argument("a", help="results JSON of model A, or a folder of its runs")
-    parser.add_argument("b", help="results JSON of model B, or a folder of its runs")
-    parser.add_argument("--task", required=True, help="the task to compare, e.g. fakeclue")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    _add_stats_options(parser)
-    args = parser.parse_args(argv)
-    try:
-        report = compare(args.a, args.b, args.task, _settings(args))
-    except (FileNotFoundError, ValueError) as exc:  # RunMismatch is a ValueError
-        print(f"fakevlm-leaderboard compare: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(report, indent=2, allow_nan=False) if args.json else render_comparison(report))
-    return 0
-
-
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["compare"]:
-        return compare_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="fakevlm-leaderboard", description=__doc__.split("\n\n")[0],
-                                     epilog="fakevlm-leaderboard compare A B --task T [--json]: paired test of two runs")
-    parser.add_argument("results", nargs="+", help="lmms-eval *_results.json files, or folders searched for them")
-    parser.add_argument("--out", default="leaderboard", help="output folder (default: ./leaderboard)")
-    parser.add_argument("--with-paper", action="store_true", help="add the paper's reported numbers as labelled reference rows")
-    parser.add_argument("--html", metavar="DIR", help="also write the leaderboard as a static site with a sample explorer per task into DIR")
-    _add_stats_options(parser)
-    args = parser.parse_args(argv)
-    try:
-        settings = _settings(args)
-        written = write_leaderboard(args.results, args.out, with_paper=args.with_paper, settings=settings)
-        if args.html:
-            from fakevlm_tasks.report import site
-
-            written["site"] = site.write_site(args.results, args.html, board_dir=args.out, with_paper=args.with_paper,
-                                              css_model=settings.css_model)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"fakevlm-leaderboard: {exc}", file=sys.stderr)
-        return 2
-    print(written["markdown"].read_text(encoding="utf-8"))
-    print("wrote " + ", ".join(str(p) for p in written.values()), file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

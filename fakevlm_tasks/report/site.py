@@ -26,7 +26,7 @@ from pathlib import Path
 
 from fakevlm_tasks.report import leaderboard, logged_samples
 from fakevlm_tasks.scoring import parsing
-from fakevlm_tasks.report.leaderboard import MEASURED, Row, Table
+from fakevlm_tasks.report.tables import MEASURED, Row, Table
 from fakevlm_tasks.glue.perturb import split_task_name
 
 ASSETS = Path(__file__).with_name("site_assets")
