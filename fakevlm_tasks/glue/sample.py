@@ -32,6 +32,8 @@ from typing import Any
 
 from loguru import logger
 
+from fakevlm_tasks.scoring.metrics import MAX_LOG_ODDS, bounded
+
 #: Marks a response-cache entry written by :func:`install_cache_persistence`.
 _CACHE_TAG = "fakevlm_answer"
 _PATCH_MARK = "_fakevlm_answer_persistence"
@@ -45,13 +47,16 @@ class VerdictScore:
     tokens that spell "real" / "fake"; for a classifier, its P(real) and 1 - P(real).
     ``step``: index of the generated token that states the verdict, or ``None`` when
     there is no such token (a classifier head) or the answer never produced one; then
-    ``found`` says whether the verdict position was located at all.
+    ``found`` says whether the verdict position was located at all. ``recorded_log_odds``:
+    log-odds another run recorded (a replayed prediction file), kept as they are because
+    probabilities rebuilt from them do not give back the same float, and AUC ranks by it.
     """
 
     p_real: float
     p_fake: float
     step: int | None = None
     found: bool = True
+    recorded_log_odds: float | None = None
 
     @property
     def real_score(self) -> float:
@@ -71,17 +76,15 @@ class VerdictScore:
         Log-odds rank exactly like ``real_score`` but do not saturate at 0 or 1 in floating
         point, so a confident model's scores stay distinct for AUC.
         """
+        if self.recorded_log_odds is not None:
+            return self.recorded_log_odds
         if not (self.p_real > 0 or self.p_fake > 0):
             return None
         if self.p_fake <= 0:
             return MAX_LOG_ODDS
         if self.p_real <= 0:
             return -MAX_LOG_ODDS
-        return max(-MAX_LOG_ODDS, min(MAX_LOG_ODDS, math.log(self.p_real) - math.log(self.p_fake)))
-
-
-#: Bound for infinite log-odds (a probability that underflowed to 0), so AUC stays computable.
-MAX_LOG_ODDS = 1e6
+        return bounded(math.log(self.p_real) - math.log(self.p_fake))
 
 
 @dataclass(frozen=True)

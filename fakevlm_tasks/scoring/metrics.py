@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 
 import numpy as np
 
@@ -47,8 +48,59 @@ def _check_positive(positive) -> str:
     return positive
 
 
-def _ratio(numerator: int, denominator: int) -> float:
-    return numerator / denominator if denominator else math.nan
+# --------------------------------------------------------------------------- weighted kernels
+# The one implementation of each detection metric. ``W`` is (n, B): a column of doc weights
+# per bootstrap resample (scoring.stats), or a single column of ones for the value itself;
+# the boolean masks are per doc. Each kernel returns B values, nan where undefined.
+
+
+def unit_weights(n: int) -> np.ndarray:
+    """The docs as they are: one column, every doc weighing 1."""
+    return np.ones((n, 1))
+
+
+def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den element-wise, nan where den is 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def weighted_count(W: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per column, the total weight of the docs in ``mask``."""
+    return mask.astype(W.dtype) @ W
+
+
+def weighted_mean(W: np.ndarray, values: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """Per column, the weighted mean of ``values`` over ``docs`` (a share when ``values`` is boolean)."""
+    return ratio(np.where(docs, values, 0.0).astype(W.dtype) @ W, weighted_count(W, docs))
+
+
+def weighted_f1(W: np.ndarray, hit: np.ndarray, positive: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """Binary F1 over ``docs`` with ``positive`` docs the positive class; every miss is a FN or a FP.
+
+    A wrong doc (``~hit``, an unknown verdict included) is a false negative if positive and a
+    false positive otherwise, so 2TP + FP + FN = 2TP + wrong.
+    """
+    tp = weighted_count(W, docs & hit & positive)
+    return ratio(2 * tp, 2 * tp + weighted_count(W, docs & ~hit))
+
+
+def weighted_precision(W: np.ndarray, hit: np.ndarray, positive: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """TP / (TP + FP): a FP is a wrong doc of the negative class."""
+    tp = weighted_count(W, docs & hit & positive)
+    return ratio(tp, tp + weighted_count(W, docs & ~hit & ~positive))
+
+
+def weighted_balanced_accuracy(W: np.ndarray, hit: np.ndarray, real: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """(accuracy on the real docs + accuracy on the fake docs) / 2; nan when a class has no weight."""
+    return (weighted_mean(W, hit, docs & real) + weighted_mean(W, hit, docs & ~real)) / 2
+
+
+def nanmean_rows(rows: list[np.ndarray]) -> np.ndarray:
+    """Mean of the arrays ignoring nan; nan where none has a value."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-nan is nan, as intended
+        return np.nanmean(np.stack(rows), axis=0)
 
 
 # --------------------------------------------------------------------------- detection
@@ -77,7 +129,8 @@ def detection_metrics(labels, verdicts, scores=None, *, positive: str = REAL) ->
 
     Returns a dict of fractions in [0, 1] (or nan) plus the counts ``n``, ``n_real``,
     ``n_fake``, ``n_unknown`` and ``positive_class``. Empty or mismatched inputs and
-    unexpected label strings raise ValueError.
+    unexpected label strings raise ValueError. The values are the weighted kernels above
+    at unit weight, the same code the bootstrap runs.
     """
     positive = _check_positive(positive)
     labels, verdicts = _as_list(labels, "labels"), _as_list(verdicts, "verdicts")
@@ -89,46 +142,37 @@ def detection_metrics(labels, verdicts, scores=None, *, positive: str = REAL) ->
     y = _check_classes(labels, "labels", LABELS)
     v = _check_classes(verdicts, "verdicts", (REAL, FAKE, UNKNOWN))
 
-    correct = v == y
-    per_class = {c: _ratio(int((correct & (y == c)).sum()), int((y == c).sum())) for c in LABELS}
-    f1 = {c: _f1_parts(y, v, c) for c in LABELS}
-    defined_f1 = [parts[0] for parts in f1.values() if not math.isnan(parts[0])]
-
+    W, docs, hit, real = unit_weights(n), np.ones(n, bool), v == y, y == REAL
+    is_positive = real if positive == REAL else ~real
+    f1 = {REAL: weighted_f1(W, hit, real, docs), FAKE: weighted_f1(W, hit, ~real, docs)}
+    fractions = {
+        "accuracy": weighted_mean(W, hit, docs),
+        "precision": weighted_precision(W, hit, is_positive, docs),
+        "recall": weighted_mean(W, hit, docs & is_positive),
+        "f1": f1[positive],
+        "f1_real": f1[REAL],
+        "f1_fake": f1[FAKE],
+        "f1_macro": nanmean_rows([f1[REAL], f1[FAKE]]),
+        "acc_real": weighted_mean(W, hit, docs & real),
+        "acc_fake": weighted_mean(W, hit, docs & ~real),
+        "balanced_accuracy": weighted_balanced_accuracy(W, hit, real, docs),
+        "unknown_rate": weighted_mean(W, v == UNKNOWN, docs),
+    }
     result = {
         "n": n,
-        "n_real": int((y == REAL).sum()),
-        "n_fake": int((y == FAKE).sum()),
+        "n_real": int(real.sum()),
+        "n_fake": int((~real).sum()),
         "n_unknown": int((v == UNKNOWN).sum()),
         "positive_class": positive,
-        "accuracy": float(correct.mean()),
-        "precision": f1[positive][1],
-        "recall": f1[positive][2],
-        "f1": f1[positive][0],
-        "f1_real": f1[REAL][0],
-        "f1_fake": f1[FAKE][0],
-        "f1_macro": sum(defined_f1) / len(defined_f1) if defined_f1 else math.nan,
-        "acc_real": per_class[REAL],
-        "acc_fake": per_class[FAKE],
-        "balanced_accuracy": _mean_of_both(per_class),
-        "unknown_rate": float((v == UNKNOWN).mean()),
+        **{name: float(column[0]) for name, column in fractions.items()},
     }
     if scores is not None:
         result["auc"] = roc_auc(labels, scores, positive=positive)
     return result
 
 
-def _f1_parts(y: np.ndarray, v: np.ndarray, positive: str) -> tuple[float, float, float]:
-    """(F1, precision, recall) with ``positive`` positive; an unknown is the wrong class."""
-    is_positive = y == positive
-    wrong = v != y
-    tp = int((is_positive & ~wrong).sum())
-    fn = int((is_positive & wrong).sum())
-    fp = int((~is_positive & wrong).sum())
-    return _ratio(2 * tp, 2 * tp + fp + fn), _ratio(tp, tp + fp), _ratio(tp, tp + fn)
-
-
 def roc_auc(labels, scores, *, positive: str = REAL, allow_binary: bool = False) -> float:
-    """Area under the ROC curve of continuous ``scores``, higher = more likely ``positive``.
+    """Area under the ROC curve of continuous ``scores``, higher = more likely ``positive`` (scikit-learn's).
 
     A score is P(positive) or anything monotone in it (a logit, the log-odds of the
     "real" and "fake" tokens): the AUC depends on the ranking only.
@@ -140,6 +184,8 @@ def roc_auc(labels, scores, *, positive: str = REAL, allow_binary: bool = False)
     Ties count one half (the Mann-Whitney statistic). With one class only, the AUC is
     undefined and nan is returned.
     """
+    from sklearn.metrics import roc_auc_score
+
     positive = _check_positive(positive)
     labels, scores = _as_list(labels, "labels"), _as_list(scores, "scores")
     _check_lengths(labels=labels, scores=scores)
@@ -160,23 +206,9 @@ def roc_auc(labels, scores, *, positive: str = REAL, allow_binary: bool = False)
             "probabilities, pass allow_binary=True"
         )
     is_positive = y == positive
-    n_pos, n_neg = int(is_positive.sum()), int((~is_positive).sum())
-    if n_pos == 0 or n_neg == 0:
+    if is_positive.all() or not is_positive.any():
         return math.nan
-    ranks = _average_ranks(s)
-    return float((ranks[is_positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks, tied values sharing the mean of their ranks."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
-    ends = np.r_[starts[1:], len(values)]
-    mean_rank = (starts + ends + 1) / 2  # ranks start+1 .. end, averaged
-    ranks = np.empty(len(values))
-    ranks[order] = np.repeat(mean_rank, ends - starts)
-    return ranks
+    return float(roc_auc_score(is_positive, s))
 
 
 def grouped_detection_metrics(labels, verdicts, groups, scores=None, **kw) -> dict[str, dict]:
@@ -211,10 +243,6 @@ def grouped_detection_metrics(labels, verdicts, groups, scores=None, **kw) -> di
 # --------------------------------------------------------------------------- groups and clusters
 
 
-def _mean_of_both(per_class: dict[str, float]) -> float:
-    return (per_class[REAL] + per_class[FAKE]) / 2 if not any(math.isnan(a) for a in per_class.values()) else math.nan
-
-
 def balanced_accuracy(labels, verdicts) -> float:
     """(accuracy on real samples + accuracy on fake samples) / 2; an unknown verdict is wrong.
 
@@ -227,7 +255,7 @@ def balanced_accuracy(labels, verdicts) -> float:
     _check_lengths(labels=labels, verdicts=verdicts)
     y = _check_classes(labels, "labels", LABELS)
     v = _check_classes(verdicts, "verdicts", (REAL, FAKE, UNKNOWN))
-    return _mean_of_both({c: _ratio(int(((v == y) & (y == c)).sum()), int((y == c).sum())) for c in LABELS})
+    return float(weighted_balanced_accuracy(unit_weights(len(y)), v == y, y == REAL, np.ones(len(y), bool))[0])
 
 
 def pooled_mask(labels, groups, group) -> np.ndarray:

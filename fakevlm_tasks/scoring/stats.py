@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import sparse, special
 from scipy import stats as scipy_stats
+
+from fakevlm_tasks.scoring.metrics import (
+    nanmean_rows,
+    ratio,
+    weighted_balanced_accuracy,
+    weighted_count,
+    weighted_f1,
+    weighted_mean,
+)
 
 #: Conventions shared by every interval and test here.
 CONFIDENCE = 0.95
@@ -183,14 +191,9 @@ class Weights:
 
 
 # ------------------------------------------------------------------ weighted kernels
-# Each kernel takes W of shape (n, B), one column of doc weights per resample (a column
-# of ones for the point estimate), and returns B values; nan where undefined.
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num / den, nan where den is 0."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+# As in fakevlm_tasks.scoring.metrics (whose kernels serve the accuracy and F1 family): W
+# is (n, B), one column of doc weights per resample (a column of ones for the point
+# estimate), and each kernel returns B values, nan where undefined.
 
 
 def _sums_by(W: np.ndarray, codes: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
@@ -242,7 +245,7 @@ class _Levelled:
 def _auc_from(pos: _Levelled, neg: _Levelled) -> np.ndarray:
     """Mann-Whitney AUC, levels ascending in score: pairs with the positive higher, ties one half."""
     wins = np.einsum("kb,kb->b", pos.per_level, neg.running) - 0.5 * np.einsum("kb,kb->b", pos.per_level, neg.per_level)
-    return _ratio(wins, pos.total * neg.total)
+    return ratio(wins, pos.total * neg.total)
 
 
 def _tpr_from(pos: _Levelled, neg: _Levelled, fpr: float) -> np.ndarray:
@@ -250,7 +253,7 @@ def _tpr_from(pos: _Levelled, neg: _Levelled, fpr: float) -> np.ndarray:
     # fp / total <= fpr without dividing a (k, B) array; the 1e-9 absorbs the rounding of fpr * total
     allowed = neg.running <= neg.total * (fpr * (1 + 1e-9))
     best = np.where(allowed, pos.running, 0.0).max(axis=0)
-    return np.where((pos.total > 0) & (neg.total > 0), _ratio(best, pos.total), np.nan)
+    return np.where((pos.total > 0) & (neg.total > 0), ratio(best, pos.total), np.nan)
 
 
 def weighted_auc(W: np.ndarray, positive: np.ndarray, negative: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -280,11 +283,7 @@ def weighted_ece(W: np.ndarray, p: np.ndarray, y: np.ndarray, mask: np.ndarray |
     """Expected calibration error over the docs in ``mask``: sum over bins of (weight share) x |share of y - mean p|."""
     mask = np.ones(len(p), bool) if mask is None else mask
     gap = _sums_by(W, calibration_bins(p, n_bins), np.where(mask, y - p, 0.0), n_bins)
-    return _ratio(np.abs(gap).sum(axis=0), mask.astype(W.dtype) @ W)
-
-
-def weighted_mean(W: np.ndarray, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    return _ratio(np.where(mask, values, 0.0).astype(W.dtype) @ W, mask.astype(W.dtype) @ W)
+    return ratio(np.abs(gap).sum(axis=0), weighted_count(W, mask))
 
 
 # ------------------------------------------------------------------ metric definitions
@@ -305,10 +304,6 @@ def _verdict_docs(d: PerDoc) -> np.ndarray:
     if not d.has_verdict:
         raise Unavailable("the docs carry no real/fake verdict (yes/no answers)")
     return _detection_docs(d)
-
-
-def _hit(d: PerDoc) -> np.ndarray:
-    return d.hit.astype(float)
 
 
 def _scores(d: PerDoc) -> np.ndarray:
@@ -349,37 +344,25 @@ def _tpr(fpr: float):
     return metric
 
 
-def _class_acc(d: PerDoc, w: Weights, real: bool, docs: np.ndarray | None = None) -> np.ndarray:
-    docs = _verdict_docs(d) if docs is None else docs
-    return weighted_mean(w.W, _hit(d), docs & (d.label_real == real))
+def _class_acc(d: PerDoc, w: Weights, real: bool) -> np.ndarray:
+    return weighted_mean(w.W, d.hit, _verdict_docs(d) & (d.label_real == real))
 
 
 def _bacc(d: PerDoc, w: Weights, docs: np.ndarray | None = None) -> np.ndarray:
-    return (_class_acc(d, w, True, docs) + _class_acc(d, w, False, docs)) / 2
+    return weighted_balanced_accuracy(w.W, d.hit, d.label_real, _verdict_docs(d) if docs is None else docs)
 
 
 def _f1(d: PerDoc, w: Weights, real: bool) -> np.ndarray:
     """Binary F1 with ``real`` (or fake) positive; an unknown verdict is a miss or a false alarm."""
-    det = _verdict_docs(d)
-    hit = _hit(d) > 0
-    tp = (det & hit & (d.label_real == real)).astype(w.W.dtype) @ w.W
-    wrong = (det & ~hit).astype(w.W.dtype) @ w.W  # every wrong doc is a FP or a FN of either class
-    return _ratio(2 * tp, 2 * tp + wrong)
+    return weighted_f1(w.W, d.hit, d.label_real == real, _verdict_docs(d))
 
 
 def _one_class_f1(real: bool):
-    """F1 on the docs of one class with that class positive: 2r / (1 + r), r its accuracy (DMimage, Table 3)."""
+    """F1 on the docs of one class with that class positive (DMimage, Table 3): 2r / (1 + r), r its accuracy."""
     def metric(d: PerDoc, w: Weights) -> np.ndarray:
-        r = _class_acc(d, w, real)
-        return 2 * r / (1 + r)
+        docs = _verdict_docs(d) & (d.label_real == real)
+        return weighted_f1(w.W, d.hit, d.label_real == real, docs)
     return metric
-
-
-def _nanmean(rows: list[np.ndarray]) -> np.ndarray:
-    """Mean of the arrays ignoring nan; nan where none has a value."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-nan is nan, as intended
-        return np.nanmean(np.stack(rows), axis=0)
 
 
 def _per_group_mean(score):
@@ -393,7 +376,7 @@ def _per_group_mean(score):
         groups = sorted(set(d.category[det & ~d.label_real]))
         if not groups:
             raise Unavailable("no fake detection docs")
-        return _nanmean([score(d, w, det & (d.label_real | (d.category == g))) for g in groups])
+        return nanmean_rows([score(d, w, det & (d.label_real | (d.category == g))) for g in groups])
     return metric
 
 
@@ -421,9 +404,9 @@ def _loki_score(d: PerDoc, w: Weights) -> np.ndarray:
     sums = {(real, hit): _sums_by(w.W, codes, det & (d.label_real == real) & (d.hit == hit), k)
             for real in (True, False) for hit in (True, False)}
     n_fake, n_real = sums[False, True] + sums[False, False], sums[True, True] + sums[True, False]
-    fake_acc, real_acc = _ratio(sums[False, True], n_fake), _ratio(sums[True, True], n_real)
+    fake_acc, real_acc = ratio(sums[False, True], n_fake), ratio(sums[True, True], n_real)
     balanced = np.where(n_real > 0, (fake_acc + real_acc) / 2, fake_acc)
-    return _ratio(np.where(n_fake > 0, n_fake * balanced, 0.0).sum(axis=0), n_fake.sum(axis=0))
+    return ratio(np.where(n_fake > 0, n_fake * balanced, 0.0).sum(axis=0), n_fake.sum(axis=0))
 
 
 def _text_mean(field: str):
@@ -440,10 +423,10 @@ def _text_mean(field: str):
 #: fakevlm_tasks.scoring.metrics (an unknown verdict is wrong, F1 has real positive unless
 #: named fake; AUC has real positive, TPR at FPR fake positive).
 METRICS = {
-    "acc": lambda d, w: weighted_mean(w.W, _hit(d), _detection_docs(d)),
+    "acc": lambda d, w: weighted_mean(w.W, d.hit, _detection_docs(d)),
     "f1": lambda d, w: _f1(d, w, real=True),
     "f1_fake": lambda d, w: _f1(d, w, real=False),
-    "f1_macro": lambda d, w: _nanmean([_f1(d, w, True), _f1(d, w, False)]),
+    "f1_macro": lambda d, w: nanmean_rows([_f1(d, w, True), _f1(d, w, False)]),
     "balanced_acc": _bacc,
     "real_acc": lambda d, w: _class_acc(d, w, real=True),
     "fake_acc": lambda d, w: _class_acc(d, w, real=False),
@@ -676,7 +659,7 @@ def compare(a: PerDoc, b: PerDoc, metrics: Sequence[str], *, confidence: float =
 
 def _mcnemar_comparison(a: PerDoc, b: PerDoc, boot: Comparison, confidence: float) -> Comparison:
     det = a.detection
-    p = mcnemar_exact(_hit(a)[det] > 0, _hit(b)[det] > 0)
+    p = mcnemar_exact(a.hit[det], b.hit[det])
     return replace(boot, p_value=p, test="McNemar exact (statsmodels)")
 
 
@@ -713,8 +696,8 @@ def reliability(p, y, n_bins: int = ECE_BINS) -> dict[str, np.ndarray]:
     count = np.bincount(bins, minlength=n_bins).astype(float)
     return {
         "count": count,
-        "mean_p": _ratio(np.bincount(bins, p, n_bins), count),
-        "frac_real": _ratio(np.bincount(bins, y, n_bins), count),
+        "mean_p": ratio(np.bincount(bins, p, n_bins), count),
+        "frac_real": ratio(np.bincount(bins, y, n_bins), count),
     }
 
 
