@@ -169,11 +169,15 @@ def test_long_csv_lists_every_scalar_metric_of_every_run(rendered):
 
 
 def write_results(folder: Path, model: str, model_args: str, results: dict, date: str = "20250101_000000",
-                  configs: dict | None = None) -> Path:
+                  configs: dict | None = None, config: dict | None = None, **top) -> Path:
+    """A results JSON as lmms-eval writes it; ``config``: more of its config (limit, resolved_cli_args), ``top``: more
+    top-level keys (``n_samples`` is written as lmms-eval's ``n-samples``)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{date}_results.json"
-    path.write_text(json.dumps({"results": results, "config": {"model": model, "model_args": model_args}, "date": date,
-                                "configs": configs or {}}))
+    if "n_samples" in top:
+        top["n-samples"] = top.pop("n_samples")
+    path.write_text(json.dumps({"results": results, "config": {"model": model, "model_args": model_args, **(config or {})},
+                                "date": date, "configs": configs or {}, **top}))
     return path
 
 
@@ -233,6 +237,139 @@ def test_cli_says_what_is_wrong_when_there_are_no_results(tmp_path, capsys):
     assert cli.main([str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
     assert "no lmms-eval results JSON" in capsys.readouterr().err
     assert cli.main([str(tmp_path / "missing")]) == 2
+
+
+def test_runs_differing_in_a_generation_arg_are_two_rows_named_by_that_arg(tmp_path):
+    for fmt in ("train", "raw"):
+        write_results(tmp_path / fmt, "fakevlm", f"pretrained=lingcco/fakeVLM,prompt_format={fmt},device=cuda:0",
+                      {"fakeclue": {"acc,none": 60.0 if fmt == "raw" else 70.0}})
+    rows = {r.model: r.get("fakeclue", "acc") for r in leaderboard.collect([tmp_path])}
+    assert rows == {"lingcco/fakeVLM (fakevlm, prompt_format=train)": 70.0, "lingcco/fakeVLM (fakevlm, prompt_format=raw)": 60.0}
+
+
+def test_a_generation_arg_one_run_did_not_set_names_that_run_unset(tmp_path):
+    write_results(tmp_path / "a", "dummy", "response=This is a fake image.", {"fakeclue": {"acc,none": 50.0}})
+    write_results(tmp_path / "b", "dummy", "", {"fakeclue": {"acc,none": 40.0}})
+    assert {r.model for r in leaderboard.collect([tmp_path])} == {"dummy (response=This is a fake image.)", "dummy (response=(unset))"}
+
+
+def test_runs_differing_only_in_where_they_ran_merge(tmp_path):
+    write_results(tmp_path / "a", "fakevlm", "pretrained=x,device=cuda:0,batch_size=8", {"fakeclue": {"acc,none": 50.0}})
+    write_results(tmp_path / "b", "fakevlm", "pretrained=x,device=cpu", {"loki": {"acc,none": 40.0}})
+    (row,) = leaderboard.collect([tmp_path])
+    assert (row.model, sorted(row.scores)) == ("x (fakevlm)", ["fakeclue", "loki"])
+
+
+def test_a_limited_run_is_marked_with_its_share_of_the_set(tmp_path):
+    write_results(tmp_path / "a", "fakevlm", "pretrained=x", {"fakeclue": {"acc,none": 50.0}}, config={"limit": 12},
+                  n_samples={"fakeclue": {"original": 5000, "effective": 12}})
+    written = leaderboard.write_leaderboard([tmp_path], tmp_path / "out")
+    assert "| x (fakevlm) | measured | 50.0 (n=12 of 5,000) |" in written["markdown"].read_text()
+    assert read_csv(written["main"])[0]["partial run"] == "n=12 of 5,000"
+    assert json.loads(written["json"].read_text())["runs"][0]["partial"] == "n=12 of 5,000"
+
+
+def test_a_newer_limited_run_never_replaces_a_complete_one_and_the_drop_is_reported(tmp_path, capsys):
+    full = write_results(tmp_path / "full", "fakevlm", "pretrained=x", {"fakeclue": {"acc,none": 80.0}}, date="20250101_000000",
+                         n_samples={"fakeclue": {"original": 5000, "effective": 5000}})
+    limited = write_results(tmp_path / "lim", "fakevlm", "pretrained=x", {"fakeclue": {"acc,none": 100.0}}, date="20250301_000000",
+                            config={"limit": 12}, n_samples={"fakeclue": {"original": 5000, "effective": 12}})
+    written = leaderboard.write_leaderboard([tmp_path], tmp_path / "out")
+    assert read_csv(written["main"])[0]["FakeClue Acc"] == "80.0"
+    assert json.loads(written["json"].read_text())["merged"] == [
+        {"model": "x (fakevlm)", "task": "fakeclue", "used": str(full), "dropped": str(limited),
+         "why": "n=12 of 5,000, a complete run exists"}]
+    assert f"x (fakevlm) / fakeclue: using {full}, dropping {limited}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("metric", ["/abs/X", "../../X", "..", "a/../../b"])
+def test_a_metric_name_from_a_results_file_never_writes_outside_out(tmp_path, metric):
+    outside = tmp_path / "outside"
+    write_results(outside / "deep" / "er", "fakevlm", "pretrained=x",
+                  {"fakeclue": {"acc,none": 50.0, f"{metric},none": {"animal": 50.0}}})
+    out = tmp_path / "a" / "b" / "out"  # so that ../../ lands inside tmp_path, where the test looks
+    before = set(tmp_path.rglob("*"))
+    written = leaderboard.write_leaderboard([outside], out)
+    created = set(tmp_path.rglob("*")) - before - {tmp_path / "a", tmp_path / "a" / "b"}
+    assert created and all(p.is_relative_to(out) for p in created)
+    assert all(p.parent == out for p in written.values())
+
+
+@pytest.mark.parametrize("text, says", [
+    ('{"results": {"fakeclue": {"acc,none": Infinity}}}', "holds Infinity"),
+    ('{"results": {"fakeclue": {"acc,none": -Infinity}}}', "holds -Infinity"),
+    ('{"results": {"fakeclue": [1, 2]}}', "results['fakeclue'] is a list"),
+    ('{"results": {"fakeclue": 3}}', "results['fakeclue'] is a int"),
+    ('[{"results": {}}]', "not an lmms-eval results JSON"),
+    ('{"results": {"fakeclue": {"acc,none": 5', "not valid JSON (line 1, column 40"),
+    (b'{"results": {"\xff": {}}}', "not a UTF-8 text file"),
+])
+def test_a_malformed_results_file_is_refused_by_name_and_nothing_is_written(tmp_path, capsys, text, says):
+    good = write_results(tmp_path / "good", "fakevlm", "pretrained=x", {"fakeclue": {"acc,none": 50.0}})
+    bad = tmp_path / "bad" / "20250101_results.json"
+    bad.parent.mkdir()
+    bad.write_bytes(text if isinstance(text, bytes) else text.encode())
+    assert cli.main([str(good), str(bad), "--out", str(tmp_path / "out"), "--html", str(tmp_path / "site")]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: " in err or f"{bad} is not" in err
+    assert says in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "site").exists()
+
+
+def test_a_failure_while_writing_leaves_nothing_partial_in_out(tmp_path, monkeypatch):
+    write_results(tmp_path / "a", "fakevlm", "pretrained=x", {"fakeclue": {"acc,none": 50.0}})
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+
+    def broken_chart(tables, path):
+        raise ValueError("the chart failed")
+
+    monkeypatch.setattr(leaderboard, "plot", broken_chart)
+    with pytest.raises(ValueError, match="the chart failed"):
+        leaderboard.write_leaderboard([tmp_path / "a"], tmp_path / "out")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["keep.txt"]
+
+
+def test_a_model_name_is_text_in_the_markdown_never_html(tmp_path):
+    write_results(tmp_path / "a", "fakevlm", "pretrained=<img src=x onerror=alert(1)>|x", {"fakeclue": {"acc,none": 50.0}})
+    md = leaderboard.write_leaderboard([tmp_path], tmp_path / "out")["markdown"].read_text()
+    assert "<img" not in md
+    assert "| &lt;img src=x onerror=alert(1)&gt;\\|x (fakevlm) | measured | 50.0 |" in md
+
+
+def test_check_lists_each_requested_task_the_results_lack_and_exits_1(tmp_path, capsys):
+    path = write_results(tmp_path / "a", "fakevlm", "pretrained=x", {"fakeclue": {"acc,none": 50.0}},
+                         configs={"fakeclue": {}, "loki": {}},
+                         config={"resolved_cli_args": {"tasks": "fakeclue,loki,ddvqa"}})
+    (tmp_path / "a" / "20250101_000000_samples_ffpp.jsonl").write_text("{}\n")
+    assert cli.main(["check", str(tmp_path)]) == cli.MISSING
+    err = capsys.readouterr().err
+    for task, evidence in (("loki", "in its --tasks"), ("ddvqa", "in its --tasks"), ("ffpp", "its samples file is beside it")):
+        assert f"{path}: no results for {task}, which the run requested ({evidence})" in err
+    assert "no results for fakeclue" not in err
+
+
+def test_check_counts_a_requested_group_or_tag_as_present(tmp_path):
+    write_results(tmp_path / "a", "fakevlm", "pretrained=x", {"fakeclue_jpeg50": {"acc,none": 50.0}, "fakeclue": {"acc,none": 1.0}},
+                  configs={"fakeclue_jpeg50": {"tag": ["fakevlm_robustness"]}, "fakeclue": {}},
+                  config={"resolved_cli_args": {"tasks": "fakevlm_robustness,fakevlm_paper"}},
+                  group_subtasks={"fakevlm_paper": ["fakeclue"], "fakeclue_jpeg50": []})
+    assert cli.main(["check", str(tmp_path)]) == 0
+
+
+def test_build_writes_the_leaderboard_and_exits_1_when_a_requested_task_is_missing(tmp_path, capsys):
+    write_results(tmp_path / "a", "fakevlm", "pretrained=x", {"fakeclue": {"acc,none": 50.0}},
+                  config={"resolved_cli_args": {"tasks": "fakeclue,loki"}})
+    assert cli.main([str(tmp_path), "--out", str(tmp_path / "out")]) == cli.MISSING
+    assert "no results for loki" in capsys.readouterr().err
+    assert (tmp_path / "out" / "leaderboard.md").is_file()
+
+
+def test_the_command_line_before_subcommands_still_builds(tmp_path):
+    write_results(tmp_path / "a", "fakevlm", "pretrained=x", {"fakeclue": {"acc,none": 50.0}})
+    assert cli.main(["build", str(tmp_path), "--out", str(tmp_path / "one")]) == 0
+    assert cli.main([str(tmp_path), "--out", str(tmp_path / "two")]) == 0
+    assert (tmp_path / "one" / "main.csv").read_text() == (tmp_path / "two" / "main.csv").read_text()
 
 
 # ------------------------------------------- intervals and tests from logged samples
