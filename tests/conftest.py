@@ -91,3 +91,19 @@ def caplog_loguru():
     sink = logger.add(lambda m: messages.append(str(m)), level="WARNING")
     yield messages
     logger.remove(sink)
+
+
+@pytest.fixture
+def read_only_caches(monkeypatch):
+    """Call it to open every SQLite connection (the caches' included) read-only from then on, as SQLite opens a file
+    the user may not write (file modes do not bind root, who runs these tests here)."""
+    import sqlite3
+
+    from fakevlm_tasks.services import cache
+
+    connect = sqlite3.connect
+
+    def read_only():
+        monkeypatch.setattr(cache.sqlite3, "connect", lambda path, **kw: connect(f"file:{path}?mode=ro", uri=True, **kw))
+
+    return read_only

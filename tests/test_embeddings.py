@@ -59,6 +59,8 @@ def vector_of(text: str) -> np.ndarray:
 class CountingEncoder:
     """An :class:`Encoder` stand-in: ``vector_of`` per text, an identity, a record of what it encoded."""
 
+    dimension = 8
+
     def __init__(self, name="enc", revision="sha256:abc", precision="float32", backend="torch"):
         self.identity = EncoderIdentity(name, revision, precision, backend)
         self.encoded: list[str] = []
@@ -304,42 +306,69 @@ def test_the_cache_can_be_switched_off(value, model_path, tmp_path, monkeypatch)
     assert not any(tmp_path.iterdir())  # nothing written anywhere
 
 
-def test_a_damaged_cache_file_is_bypassed_with_a_warning(cache_in, model_path, monkeypatch):
-    from loguru import logger
-
+@pytest.mark.parametrize("damage", ["random bytes", "truncated"])
+def test_a_damaged_cache_file_is_bypassed_with_one_warning(cache_in, model_path, monkeypatch, caplog_loguru, damage):
     cache_in.mkdir()
-    (cache_in / EmbeddingCache.FILE).write_bytes(b"this is not a database" * 100)
+    path = cache_in / EmbeddingCache.FILE
+    if damage == "random bytes":
+        path.write_bytes(np.random.default_rng(0).bytes(40_000))
+    else:
+        texts = [f"text {i}" for i in range(300)]
+        EmbeddingCache(tmp := cache_in / "whole").put("enc", texts, np.stack([vector_of(t) for t in texts]))
+        whole = (tmp / EmbeddingCache.FILE).read_bytes()
+        path.write_bytes(whole[: len(whole) // 2])
+    before = path.read_bytes()
     monkeypatch.setenv(embeddings.CSS_MODEL_ENV, model_path)
-    messages = []
-    sink = logger.add(messages.append, level="WARNING")
-    try:
-        scores, _ = css_scores(["a cat on a mat"], ["a cat sits on the mat"])
-    finally:
-        logger.remove(sink)
-    encoder = get_encoder(model_path)
-    assert scores == metrics.css(["a cat on a mat"], ["a cat sits on the mat"], model=encoder)
-    assert any("unavailable" in str(m) for m in messages)
+    predictions, references = ["a cat on a mat", "a dog"], ["a cat sits on the mat", "a dog runs"]
+    first, _ = css_scores(predictions, references)
+    second, _ = css_scores(predictions, references)
+    assert first == second == metrics.css(predictions, references, model=get_encoder(model_path))
+    assert len([m for m in caplog_loguru if "CSS embedding cache" in m]) == 1
+    assert path.read_bytes() == before  # the user's file is never overwritten
 
 
-def test_a_cache_that_cannot_be_written_leaves_the_vectors_right(tmp_path, monkeypatch):
+def test_a_read_only_cache_is_read_and_what_it_cannot_store_is_encoded_once(tmp_path, read_only_caches, caplog_loguru):
+    encoder = CountingEncoder()
+    EmbeddingCache(tmp_path).put(encoder.identity.cache_key, ["a"], vector_of("a")[None])
+    read_only_caches()
+    cache = EmbeddingCache(tmp_path)
+    first = cached_encode(encoder, cache, ["a", "b"])
+    second = cached_encode(encoder, cache, ["b", "a"])
+    assert np.allclose(first, np.stack([vector_of("a"), vector_of("b")])) and np.allclose(second, first[::-1])
+    assert encoder.encoded == ["b"]  # "a" read from the file, "b" kept in memory after the failed write
+    assert len(caplog_loguru) == 1 and "could not be written" in caplog_loguru[0]
+
+
+@pytest.mark.parametrize("stored", [np.ones(3, dtype="<f4").tobytes(), b"\x00" * 7, "text", 12,
+                                    np.full(8, np.nan, dtype="<f4").tobytes()],
+                         ids=["wrong length", "not float32", "a string", "a number", "not finite"])
+def test_a_stored_vector_that_is_not_the_encoders_is_encoded_again_and_replaced(tmp_path, stored):
     import sqlite3
 
-    from loguru import logger
-
     cache, encoder = EmbeddingCache(tmp_path), CountingEncoder()
+    cached_encode(encoder, cache, ["a", "b"])
+    with sqlite3.connect(cache.path) as db:
+        db.execute("UPDATE embeddings SET vector = ? WHERE text_sha256 = ?", (stored, hashlib.sha256(b"a").digest()))
+    encoder.encoded.clear()
+    rows = cached_encode(encoder, cache, ["a", "b"])
+    assert np.allclose(rows, np.stack([vector_of("a"), vector_of("b")])) and encoder.encoded == ["a"]
+    assert np.array_equal(cache.get(encoder.identity.cache_key, ["a"])["a"], vector_of("a"))  # the row is repaired
 
-    def refuse(*args):
-        raise sqlite3.OperationalError("attempt to write a readonly database")
 
-    monkeypatch.setattr(cache, "put", refuse)
-    messages = []
-    sink = logger.add(messages.append, level="WARNING")
-    try:
-        rows = cached_encode(encoder, cache, ["a", "b"])
-    finally:
-        logger.remove(sink)
-    assert np.allclose(rows, np.stack([vector_of("a"), vector_of("b")]))
-    assert cache.count() == 0 and any("not written" in str(m) for m in messages)
+def test_a_wrong_length_vector_in_the_cache_leaves_css_computed(cache_in, model_path, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setenv(embeddings.CSS_MODEL_ENV, model_path)
+    predictions, references = ["a cat on a mat"], ["a cat sits on the mat"]
+    expected, _ = css_scores(predictions, references)
+    with sqlite3.connect(cache_in / EmbeddingCache.FILE) as db:
+        db.execute("UPDATE embeddings SET vector = ?", (np.ones(5, dtype="<f4").tobytes(),))
+    assert css_scores(predictions, references)[0] == pytest.approx(expected, abs=1e-6)
+
+
+def test_the_encoders_dimension_is_the_length_of_its_vectors(model_path):
+    encoder = get_encoder(model_path)
+    assert encoder.dimension == encoder.encode(["a cat"]).shape[1] == 384
 
 
 def test_css_scores_caches_references_and_not_predictions(cache_in, model_path, monkeypatch):

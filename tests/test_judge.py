@@ -206,6 +206,47 @@ def test_the_cache_records_model_prompt_version_and_prompt(serve, tmp_path):
     assert rows == [("judge-test", PROMPT_VERSION, build_messages("Hmm, the hands.", QUESTION)[-1]["content"], "fake")]
 
 
+@pytest.mark.parametrize("damage", ["random bytes", "truncated", "a reply that is not text"])
+def test_a_damaged_cache_leaves_every_answer_judged_with_one_warning(serve, tmp_path, caplog_loguru, damage):
+    answers = [f"Answer {i}: the hands." for i in range(40)]
+    server = serve({None: ["fake"]}, max_requests=200)
+    config = config_for(server, tmp_path)
+    if damage == "random bytes":
+        config.cache_path.write_bytes(__import__("random").Random(0).randbytes(30_000))
+    elif damage == "truncated":
+        judge_verdicts([(f"{a} Once more.", QUESTION) for a in answers * 5], config_for(server, tmp_path / "whole"))
+        whole = (tmp_path / "whole" / "judge.sqlite").read_bytes()
+        config.cache_path.write_bytes(whole[: len(whole) // 2])
+    else:
+        judge_verdicts([(a, QUESTION) for a in answers], config)
+        with sqlite3.connect(config.cache_path) as db:
+            db.execute("UPDATE replies SET reply = ?", (b"\xff\x00",))
+    asked = server.requests
+    verdicts = judge_verdicts([(a, QUESTION) for a in answers], config)
+    assert [v.label for v in verdicts] == [FAKE] * 40 and server.requests == asked + 40
+    warnings = [m for m in caplog_loguru if "judge cache" in m]
+    assert len(warnings) == (0 if damage == "a reply that is not text" else 1)
+
+
+def test_a_read_only_cache_is_read_and_asks_each_new_prompt_once(serve, tmp_path, read_only_caches, caplog_loguru):
+    server = serve({None: ["fake"]})
+    config = config_for(server, tmp_path)
+    judge_verdicts([("Stored before.", QUESTION)], config)
+    read_only_caches()
+    # One doc at a time, as lmms-eval's process_results asks: the same new answer in 29 docs.
+    runs = [judge_verdicts([(answer, QUESTION)], config) for answer in ["Stored before."] + ["New answer."] * 29]
+    assert server.requests == 2 and all(v.label == FAKE for (v,) in runs)
+    assert runs[0][0].from_cache and all(v.from_cache for (v,) in runs[2:])
+    assert len(caplog_loguru) == 1 and "could not be written" in caplog_loguru[0]
+
+
+def test_a_cache_in_a_folder_that_cannot_be_made_is_bypassed(serve, tmp_path, caplog_loguru):
+    (tmp_path / "a file").write_text("not a folder")
+    server = serve({None: ["real"]})
+    (verdict,) = judge_verdicts([("Looks fine.", QUESTION)], config_for(server, tmp_path, cache_path=tmp_path / "a file" / "judge.sqlite"))
+    assert verdict.label == REAL and len(caplog_loguru) == 1
+
+
 # --------------------------------------------------------------------------- failures
 
 

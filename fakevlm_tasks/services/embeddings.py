@@ -31,9 +31,9 @@ took 8.2x the CPU time of float32 (``css_backends.py --n 300``) on this CPU with
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
-import sqlite3
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -44,6 +44,7 @@ import numpy as np
 from loguru import logger
 
 from fakevlm_tasks.scoring import metrics
+from fakevlm_tasks.services import cache as sqlite_cache
 
 #: Default CSS embedding model (LEGION / FakeShield name it); ``$FAKEVLM_CSS_MODEL`` overrides it.
 DEFAULT_CSS_MODEL = "sentence-transformers/paraphrase-MiniLM-L6-v2"
@@ -157,6 +158,11 @@ class Encoder:
     @property
     def description(self) -> str:
         return self.identity.description
+
+    @functools.cached_property
+    def dimension(self) -> int:
+        """The length of this encoder's vectors, as it encodes them (what a cached vector must have)."""
+        return int(self.encode(["dimension"]).shape[1])
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
@@ -363,103 +369,76 @@ def cache_dir() -> Path | None:
 
 
 class EmbeddingCache:
-    """Embeddings in one SQLite database (WAL journal): rows keyed by (encoder key, sha256 of the
-    text), float32 vectors. Several processes may read and write at once; a writer killed
-    mid-transaction leaves the database as it was before that transaction."""
+    """Embeddings in one SQLite database (:class:`fakevlm_tasks.services.cache.SQLiteCache`): rows keyed
+    by (encoder key, sha256 of the text), float32 vectors. Several processes may read and write at
+    once; a file that cannot be used is bypassed with one warning per process."""
 
     FILE = "embeddings.sqlite3"
-    _CHUNK = 500  # keys per SELECT, under SQLite's limit on bound parameters
 
     def __init__(self, directory: str | Path, timeout_s: float = 60.0) -> None:
         self.path = Path(directory) / self.FILE
-        self.timeout_s = timeout_s
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS embeddings (encoder TEXT NOT NULL, text_sha256 BLOB NOT NULL, "
-                       "vector BLOB NOT NULL, PRIMARY KEY (encoder, text_sha256)) WITHOUT ROWID")
-
-    def _connect(self) -> contextlib.closing[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
-        db.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; only the last commits may be lost on power loss
-        return contextlib.closing(db)
+        self._table = sqlite_cache.shared(
+            self.path, what="CSS embedding cache", table="embeddings", key="text_sha256", value="vector",
+            schema="encoder TEXT NOT NULL, text_sha256 BLOB NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (encoder, text_sha256)",
+            scope=("encoder",), without_rowid=True, timeout_s=timeout_s,
+            remedy=f"the scores are unaffected; delete the file, or set ${CSS_CACHE_ENV} to another folder or off")
 
     @staticmethod
     def _key(text: str) -> bytes:
         return hashlib.sha256(text.encode("utf-8")).digest()
 
     def get(self, encoder_key: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """{text: vector} for the texts already cached for this encoder."""
+        """{text: vector} for the texts already cached for this encoder; a stored value that is not
+        float32 bytes reads as an empty vector (so that :func:`cached_encode` re-encodes it)."""
         by_key = {self._key(t): t for t in texts}
-        found: dict[str, np.ndarray] = {}
-        keys = list(by_key)
-        with self._connect() as db:
-            for start in range(0, len(keys), self._CHUNK):
-                chunk = keys[start : start + self._CHUNK]
-                rows = db.execute(
-                    f"SELECT text_sha256, vector FROM embeddings WHERE encoder = ? AND text_sha256 IN ({','.join('?' * len(chunk))})",
-                    [encoder_key, *chunk],
-                )
-                for key, blob in rows:
-                    found[by_key[key]] = np.frombuffer(blob, dtype="<f4")
-        return found
+        found = self._table.get(by_key, (encoder_key,))
+        return {by_key[key]: _decoded(blob) for key, blob in found.items()}
 
     def put(self, encoder_key: str, texts: Sequence[str], vectors: np.ndarray) -> None:
-        """Store one vector per text, in one transaction (rows already there are kept)."""
-        rows = [(encoder_key, self._key(t), np.asarray(v, dtype="<f4").tobytes()) for t, v in zip(texts, vectors)]
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.executemany("INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?)", rows)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        """Store one vector per text, in one transaction (replacing what was stored for the same text)."""
+        self._table.put([{"encoder": encoder_key, "text_sha256": self._key(t), "vector": np.asarray(v, dtype="<f4").tobytes()}
+                         for t, v in zip(texts, vectors)])
 
     def count(self, encoder_key: str | None = None) -> int:
-        with self._connect() as db:
-            if encoder_key is None:
-                return db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
-            return db.execute("SELECT COUNT(*) FROM embeddings WHERE encoder = ?", (encoder_key,)).fetchone()[0]
+        return self._table.count(() if encoder_key is None else (encoder_key,))
+
+
+def _decoded(blob) -> np.ndarray:
+    if not isinstance(blob, bytes) or len(blob) % 4:
+        return np.zeros(0, dtype=np.float32)
+    return np.frombuffer(blob, dtype="<f4")
 
 
 def cached_encode(encoder: Encoder, cache: EmbeddingCache | None, texts: Sequence[str]) -> np.ndarray:
     """``encoder.encode(texts)``, reading and adding to ``cache`` (None: no cache).
 
-    Each distinct text missing from the cache is encoded once and stored. A cache that cannot
-    be read or written (a read-only disk, a damaged file) is bypassed with a warning: the
-    scores are computed all the same. An encoder of unknown revision is never cached.
+    Each distinct text missing from the cache is encoded once and stored, and so is each whose
+    stored vector is not a finite one of the encoder's :attr:`Encoder.dimension` (a damaged or
+    tampered row, replaced). A cache that cannot be read or written is bypassed with a warning
+    (:mod:`fakevlm_tasks.services.cache`): the scores are computed all the same. An encoder of
+    unknown revision is never cached.
     """
     texts = list(texts)
     if cache is None or not texts or encoder.identity.revision == "unknown":
         return encoder.encode(texts)
     key = encoder.identity.cache_key
-    try:
-        found = cache.get(key, texts)
-    except sqlite3.Error as exc:
-        logger.warning(f"CSS embedding cache {cache.path} unreadable ({exc}); encoding without it")
-        return encoder.encode(texts)
-    missing = sorted({t for t in texts if t not in found})
+    found = cache.get(key, texts)
+    bad = sorted(t for t, v in found.items() if v.shape != (encoder.dimension,) or not np.isfinite(v).all())
+    if bad:
+        logger.warning(f"CSS embedding cache {cache.path}: {len(bad)} stored vector(s) of {key} are not "
+                       f"{encoder.dimension} finite floats; encoding them again")
+    missing = sorted({t for t in texts if t not in found} | set(bad))
     if missing:
         vectors = encoder.encode(missing)
-        try:
-            cache.put(key, missing, vectors)
-        except sqlite3.Error as exc:
-            logger.warning(f"CSS embedding cache {cache.path} not written ({exc}); the scores are unaffected")
+        cache.put(key, missing, vectors)
         found.update(zip(missing, vectors))
     return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
 
 
 def open_cache() -> EmbeddingCache | None:
-    """The cache at :func:`cache_dir`, or None if it is off or cannot be opened (logged)."""
+    """The cache at :func:`cache_dir`, or None if it is off."""
     directory = cache_dir()
-    if directory is None:
-        return None
-    try:
-        return EmbeddingCache(directory)
-    except (OSError, sqlite3.Error) as exc:
-        logger.warning(f"CSS embedding cache at {directory} unavailable ({exc}); encoding without it")
-        return None
+    return None if directory is None else EmbeddingCache(directory)
 
 
 # ------------------------------------------------------------------------------- glue

@@ -30,6 +30,8 @@ a rerun sends no request for what was answered, a malformed reply stays a failur
 Requests that got no reply (5xx after the retries, timeouts, bodies that are not a chat
 completion) are not cached and are tried again on the next run. A failure is never a
 guess: its verdict is ``unknown`` (no scores for a rubric) and it says why.
+A cache file that cannot be read or written (damaged, read-only) is bypassed with one warning:
+the run is judged all the same, each distinct prompt asked once in the process.
 """
 
 from __future__ import annotations
@@ -42,15 +44,14 @@ import json
 import math
 import os
 import re
-import sqlite3
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fakevlm_tasks.scoring.parsing import FAKE, REAL, UNKNOWN
+from fakevlm_tasks.services import cache as sqlite_cache
 
 PROMPT_VERSION = "1"
 SYSTEM_PROMPT = (
@@ -440,26 +441,25 @@ def _replies(config: JudgeConfig, prompts: dict, prompt_version: str) -> dict:
     asked (each distinct prompt once, in this process) and stored. ``failure`` is None when a reply came."""
     keys = {i: _cache_key(config.model, messages) for i, messages in prompts.items()}
     messages_of = {keys[i]: messages for i, messages in prompts.items()}
+    cache = _cache(config.cache_path)
     fresh: dict = {}
-    with closing(_open_cache(config.cache_path)) as cache:
-        # Under the lock, a key not in flight is either cached or ours: its asker caches it before leaving.
+    # Under the lock, a key not in flight is either cached or ours: its asker caches it before leaving.
+    with _IN_FLIGHT_LOCK:
+        # A stored reply that is not text (a tampered row) is asked again, and replaced.
+        stored = {key: reply for key, reply in cache.get(messages_of).items() if isinstance(reply, str)}
+        waiting = {key: _IN_FLIGHT[key] for key in messages_of if key not in stored and key in _IN_FLIGHT}
+        mine = {key: Future() for key in messages_of if key not in stored and key not in waiting}
+        _IN_FLIGHT.update(mine)
+    try:
+        fresh = _ask_all(config, {key: messages_of[key] for key in mine})
+        cache.put([{"key": key, "model": config.model, "prompt_version": prompt_version,
+                    "prompt": _prompt_text(messages_of[key]), "reply": reply, "created": time.time()}
+                   for key, (reply, _) in fresh.items() if reply is not None])
+    finally:
         with _IN_FLIGHT_LOCK:
-            stored = _cached_replies(cache, list(messages_of))
-            waiting = {key: _IN_FLIGHT[key] for key in messages_of if key not in stored and key in _IN_FLIGHT}
-            mine = {key: Future() for key in messages_of if key not in stored and key not in waiting}
-            _IN_FLIGHT.update(mine)
-        try:
-            fresh = _ask_all(config, {key: messages_of[key] for key in mine})
-            with cache:
-                cache.executemany(
-                    "INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?)",
-                    [(key, config.model, prompt_version, _prompt_text(messages_of[key]), reply, time.time())
-                     for key, (reply, _) in fresh.items() if reply is not None])
-        finally:
-            with _IN_FLIGHT_LOCK:
-                for key, future in mine.items():
-                    future.set_result(fresh.get(key, (None, "not asked: the judge call failed in another thread")))
-                    del _IN_FLIGHT[key]
+            for key, future in mine.items():
+                future.set_result(fresh.get(key, (None, "not asked: the judge call failed in another thread")))
+                del _IN_FLIGHT[key]
     fresh.update({key: future.result() for key, future in waiting.items()})
     out = {}
     for i, key in keys.items():
@@ -483,23 +483,14 @@ def _cache_key(model: str, messages: list[dict]) -> str:
     return hashlib.sha256(json.dumps([model, messages], ensure_ascii=False).encode()).hexdigest()
 
 
-def _open_cache(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Several ranks or threads may judge at once; the timeout lets a writer wait its turn.
-    connection = sqlite3.connect(path, timeout=60)
-    connection.execute(
-        "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, model TEXT NOT NULL, "
-        "prompt_version TEXT NOT NULL, prompt TEXT NOT NULL, reply TEXT NOT NULL, created REAL NOT NULL)")
-    return connection
-
-
-def _cached_replies(cache: sqlite3.Connection, keys: list[str]) -> dict:
-    found, unique = {}, sorted(set(keys))
-    for start in range(0, len(unique), 500):  # SQLite caps the number of parameters
-        chunk = unique[start:start + 500]
-        rows = cache.execute(f"SELECT key, reply FROM replies WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-        found.update(rows)
-    return found
+def _cache(path: Path) -> sqlite_cache.SQLiteCache:
+    """The judge's replies in ``path``; a file that cannot be used is bypassed with one warning
+    (:mod:`fakevlm_tasks.services.cache`), and the run is judged all the same."""
+    return sqlite_cache.shared(
+        path, what="judge cache", table="replies", key="key", value="reply",
+        schema="key TEXT PRIMARY KEY, model TEXT NOT NULL, prompt_version TEXT NOT NULL, prompt TEXT NOT NULL, "
+               "reply TEXT NOT NULL, created REAL NOT NULL",
+        remedy=f"its replies are asked again; delete the file, or set {ENV_PREFIX}CACHE to another file")
 
 
 def _ask_all(config: JudgeConfig, pending: dict) -> dict:
