@@ -8,7 +8,9 @@ doc with ``doc_id``, ``doc``, ``doc_hash`` and, per metric, what the task's
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +19,8 @@ from fakevlm_tasks.scoring import stats
 #: Metric keys that hold the per-doc record, in order of preference; then any dict with a label and an answer.
 RECORD_KEYS = ("acc", "f1")
 TEXT_KEYS = ("rouge_l", "css")
+#: What lmms-eval 0.7.3 logs as every doc's ``doc_hash``: the hash of "null" (it hashes a doc it no longer holds).
+NULL_DOC_HASH = hashlib.sha256(b"null").hexdigest()
 
 
 class RunMismatch(ValueError):
@@ -27,8 +31,10 @@ class RunMismatch(ValueError):
 class LoggedRun:
     """One model's logged samples on one task, sorted by ``doc_id``.
 
-    ``doc_hash``: lmms-eval's hash of each doc (None in files without it); ``doc_key``:
-    the doc's own ``id``. ``notes`` say what the file lacked and how that was handled.
+    ``doc_hash``: lmms-eval's hash of each doc (None in files without it, and in files
+    where it is one value for every doc, which fingerprints nothing); ``doc_key``: the
+    doc's own ``id``; ``doc_image``: the image the model was shown (see :func:`image_keys`).
+    ``notes`` say what the file lacked and how that was handled.
     """
 
     path: Path
@@ -37,6 +43,7 @@ class LoggedRun:
     doc_key: list[str | None]
     docs: stats.PerDoc
     notes: list[str] = field(default_factory=list)
+    doc_image: list[str | None] = field(default_factory=list)
 
 
 def samples_path(results_path: str | Path, task: str) -> Path:
@@ -159,11 +166,49 @@ def read_samples(path: str | Path, *, css_model=None) -> LoggedRun:
     return LoggedRun(
         path=path,
         doc_ids=[line["doc_id"] for line in lines],
-        doc_hash=[line.get("doc_hash") for line in lines],
+        doc_hash=_doc_hashes(lines, notes),
         doc_key=[_doc_key(line, r, t) for line, r, t in zip(lines, records, texts)],
         docs=docs,
         notes=notes,
+        doc_image=image_keys([_media(line) for line in lines]),
     )
+
+
+def _doc_hashes(lines: list[dict], notes: list[str]) -> list[str | None]:
+    """Each line's ``doc_hash``; all None (with a note) when the file gives every doc the same one."""
+    hashes = [h if isinstance(h, str) else None for h in (line.get("doc_hash") for line in lines)]
+    constant = None not in hashes and len(set(hashes)) == 1 and (len(hashes) > 1 or hashes[0] == NULL_DOC_HASH)
+    if constant:
+        notes.append("doc_hash is the same for every doc (lmms-eval 0.7.3 hashes no doc): ignored; docs are "
+                     "matched by their id and their image")
+        return [None] * len(lines)
+    return hashes
+
+
+def _media(line: dict) -> list[str] | None:
+    """The images a doc showed the model: lmms-eval's ``input_media`` (paths or data URLs), else the logged doc's ``image``."""
+    media = line.get("input_media")
+    if isinstance(media, list) and media and all(isinstance(m, str) for m in media):
+        return media
+    image = (line.get("doc") or {}).get("image") if isinstance(line.get("doc"), dict) else None
+    return [image] if isinstance(image, str) and image else None
+
+
+def image_keys(media: list[list[str] | None]) -> list[str | None]:
+    """One identity per doc for its images: each path relative to the folder that holds all of the run's images
+    (so the same prepared data moved elsewhere keeps its keys), a data URL by its sha256; None where none is logged."""
+    paths = [m for ms in media if ms for m in ms if not m.startswith("data:")]
+    try:
+        root = os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else ""
+    except ValueError:  # absolute and relative paths mixed: no common folder, compare them whole
+        root = ""
+
+    def key(m: str) -> str:
+        if m.startswith("data:"):
+            return "sha256:" + hashlib.sha256(m.encode("utf-8")).hexdigest()
+        return os.path.relpath(m, root) if root else m
+
+    return [None if not ms else "\n".join(key(m) for m in ms) for ms in media]
 
 
 def _doc_key(line: dict, record: dict | None, text: dict | None) -> str | None:
@@ -179,12 +224,14 @@ def _examples(items, k: int = 3) -> str:
     return ", ".join(map(str, items[:k])) + (", ..." if len(items) > k else "")
 
 
-def check_same_docs(a: LoggedRun, b: LoggedRun) -> str:
-    """Refuse (:class:`RunMismatch`) unless both runs scored the same docs; returns the fingerprint used.
+def check_same_docs(a: LoggedRun, b: LoggedRun) -> list[str]:
+    """Refuse (:class:`RunMismatch`) unless both runs scored the same docs, position by position; returns what was compared.
 
-    Docs are matched by ``doc_id`` and a fingerprint: lmms-eval's ``doc_hash`` where both
-    files have it (it covers every field of the doc, its image path included), else the
-    doc's own ``id``.
+    Docs are paired by ``doc_id``. At each position the doc's own ``id`` and its image
+    (:func:`image_keys`) must agree wherever both files log them, and so must lmms-eval's
+    ``doc_hash`` where it is informative (it covers every field of the doc, its image path
+    included). Agreeing ids alone are not enough: a re-prepared set can keep the ids and
+    move the images, and then doc i would be another image in each run.
     """
     if a.doc_ids != b.doc_ids:
         only_a, only_b = set(a.doc_ids) - set(b.doc_ids), set(b.doc_ids) - set(a.doc_ids)
@@ -193,16 +240,22 @@ def check_same_docs(a: LoggedRun, b: LoggedRun) -> str:
             f"{len(only_a)} doc ids only in the first ({_examples(only_a)}), {len(only_b)} only in the second "
             f"({_examples(only_b)}). Compare runs over the same docs (same data, no --limit difference)."
         )
-    for kind, fa, fb in (("doc_hash", a.doc_hash, b.doc_hash), ("doc id", a.doc_key, b.doc_key)):
+    compared = []
+    for kind, fa, fb in (("doc_hash", a.doc_hash, b.doc_hash), ("doc id", a.doc_key, b.doc_key),
+                         ("image", a.doc_image or [None] * len(a.doc_ids), b.doc_image or [None] * len(b.doc_ids))):
         if None in fa or None in fb:
             continue
         differ = [i for i, x, y in zip(a.doc_ids, fa, fb) if x != y]
         if differ:
+            first = a.doc_ids.index(differ[0])
             raise RunMismatch(
-                f"the runs scored different versions of the docs: {len(differ)} of {len(a.doc_ids)} docs differ "
-                f"by {kind} (doc_id {_examples(differ)}). They were evaluated on different data or data versions"
+                f"the runs scored different docs at the same positions: {len(differ)} of {len(a.doc_ids)} docs differ "
+                f"by {kind} (doc_id {_examples(differ)}): doc_id {differ[0]} is {fa[first]!r} in {a.path.name} and "
+                f"{fb[first]!r} in {b.path.name}. They were evaluated on different data, data versions or orders"
                 + (" (doc_hash also changes when the prepared data sits under another path)" if kind == "doc_hash" else "")
                 + "; evaluate both models on the same prepared data."
             )
-        return kind
-    raise RunMismatch("the samples carry neither doc_hash nor doc ids: the docs cannot be matched")
+        compared.append(kind)
+    if not compared:
+        raise RunMismatch("the samples carry no informative doc_hash, doc ids or images: the docs cannot be matched")
+    return compared
