@@ -24,7 +24,7 @@ from fakevlm_tasks.glue.aggregations import (  # noqa: F401
 from fakevlm_tasks.glue.benchmarks import Benchmark, PaperRows, module  # noqa: F401
 from fakevlm_tasks.glue.docs import doc_to_visual, prepared_docs  # noqa: F401
 from fakevlm_tasks.glue.prepared import (  # noqa: F401
-    FAKECLUE_QUESTION, IMAGE_SUFFIXES, DataError, PrepareReport, check_image, load_json,
+    FAKECLUE_QUESTION, IMAGE_SUFFIXES, DataError, ImagePolicy, PrepareReport, check_image, load_json,
 )
 from fakevlm_tasks.glue.prompts import DETECTION_PROMPTS, prompted
 from fakevlm_tasks.glue.records import (  # noqa: F401

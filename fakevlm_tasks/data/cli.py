@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         bench.add_arguments(p)
         p.add_argument("--strict", action="store_true", help="fail if any record has to be skipped")
         p.add_argument("--no-image-check", action="store_true", help="do not open every image while preparing (faster; broken images then fail at evaluation)")
+        p.add_argument("--allow-outside-root", action="store_true",
+                       help="accept images that resolve outside the image root given (absolute paths, '..', symlinks out); by default they are skipped")
         p.set_defaults(benchmark=bench)
     sub.add_parser("status", help="list the datasets and whether each is prepared")
     new = sub.add_parser("new", help="scaffold a benchmark folder (benchmark.py, task YAML, README with its checklist)")

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from fakevlm_tasks.glue.images import decode
+
 DATA_DIR_ENV = "FAKEVLM_DATA_DIR"
 DEFAULT_DATA_DIR = "~/.cache/fakevlm/data"
 RECORDS_FILE = "test.jsonl"
@@ -58,7 +60,7 @@ class PrepareReport:
     sources: dict = field(default_factory=dict)
 
     def skip(self, record: str, reason: str) -> None:
-        self.skipped.append(Skipped(str(record), reason))
+        self.skipped.append(Skipped(_printable(str(record)), _printable(reason)))
 
     def summary(self) -> str:
         lines = [f"{self.name}: {len(self.records)} records prepared, {len(self.skipped)} skipped"]
@@ -73,18 +75,59 @@ class PrepareReport:
         return "\n".join(lines)
 
 
+def _printable(text: str) -> str:
+    # A file name that is not UTF-8 holds lone surrogates, which neither a terminal nor a UTF-8 file takes.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def check_image(path: Path) -> str | None:
-    """Return why ``path`` is not a readable image, or None if it is."""
+    """Why ``path`` is not an image that decodes to its last byte (missing, truncated, corrupt, past
+    PIL's decompression-bomb limit), or None if it is; as strict as evaluation, whatever PIL's setting."""
     if not path.is_file():
         return "missing image: no file at " + str(path)
     try:
-        from PIL import Image
-
-        with Image.open(path) as im:
-            im.verify()
-    except Exception as exc:  # PIL raises many types for broken files
-        return f"unreadable image: {path} ({type(exc).__name__}: {exc})"
+        decode(path)
+    except OSError as exc:
+        return f"unreadable image: {exc}"
     return None
+
+
+@dataclass(frozen=True)
+class ImagePolicy:
+    """How a preparer vets each image: it must lie inside ``root`` once symlinks are resolved (unless
+    ``allow_outside_root``: absolute paths, ``..`` and links out of the root are refused, so that a
+    prepared set never reads, nor a site publishes, files the user did not name), and decode wholly
+    (unless ``decode`` is False: ``--no-image-check``)."""
+
+    root: Path
+    allow_outside_root: bool = False
+    decode: bool = True
+
+    def path(self, name) -> Path:
+        """The resolved path of the image an annotation names relative to ``root``; DataError when
+        ``name`` is no usable file name (not a string, empty, a NUL byte, a symlink loop)."""
+        if not isinstance(name, str) or not name.strip():
+            raise DataError(f"image {name!r} is not a file name")
+        if "\0" in name:
+            raise DataError(f"image {name!r} holds a NUL byte")
+        try:
+            return (self.root / name).resolve()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
+            raise DataError(f"image {name!r} cannot be resolved under {self.root} ({exc})") from None
+
+    def outside(self, path: Path) -> str | None:
+        """Why ``path`` (a file or a folder) may not be used for where it lies, or None."""
+        try:
+            resolved, root = path.resolve(), self.root.resolve()
+        except (OSError, RuntimeError) as exc:
+            return f"unresolvable path: {path} ({exc})"
+        if self.allow_outside_root or resolved.is_relative_to(root):
+            return None
+        return f"outside the image root: {path} resolves to {resolved}, not under {root} (--allow-outside-root accepts it)"
+
+    def problem(self, path: Path) -> str | None:
+        """Why the image at ``path`` may not be used (outside the root, missing, broken), or None."""
+        return self.outside(path) or (check_image(path) if self.decode else None)
 
 
 def load_json(path: Path, what: str):
@@ -92,15 +135,20 @@ def load_json(path: Path, what: str):
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{what}: no file at {path}")
-    raw = path.read_bytes()
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = raw.decode("utf-16")
-    else:
-        text = raw.decode("utf-8-sig")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{what}: {path} cannot be read ({exc})") from None
+    try:
+        text = raw.decode("utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{what}: {path} is not UTF-8 (nor UTF-16 with a byte-order mark): {exc}") from None
     try:
         return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{what}: {path} is not valid JSON ({exc})") from exc
+    except ValueError as exc:  # JSONDecodeError, or an integer past Python's 4,300 digits
+        raise DataError(f"{what}: {path} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise DataError(f"{what}: {path} nests too deeply to be a record file") from None
 
 
 def write_prepared(report: PrepareReport, *, strict: bool = False) -> Path:
@@ -109,6 +157,7 @@ def write_prepared(report: PrepareReport, *, strict: bool = False) -> Path:
     With ``strict=True`` any skipped record is an error. A preparation that keeps no
     record at all is always an error: it means the wrong folder was given.
     """
+    lines = _jsonl_lines(report)
     if not report.records:
         detail = "\n".join(f"  {s.record}: {s.reason}" for s in report.skipped[:10])
         raise DataError(f"{report.name}: no usable record found; nothing written.\n{detail}")
@@ -117,9 +166,7 @@ def write_prepared(report: PrepareReport, *, strict: bool = False) -> Path:
     out = data_root() / report.name
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / (RECORDS_FILE + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for rec in report.records:
-            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    tmp.write_bytes(b"".join(lines))
     tmp.replace(out / RECORDS_FILE)
     manifest = {
         "dataset": report.name,
@@ -131,6 +178,22 @@ def write_prepared(report: PrepareReport, *, strict: bool = False) -> Path:
     }
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
     return out
+
+
+def _jsonl_lines(report: PrepareReport) -> list[bytes]:
+    """Each kept record as a UTF-8 JSON line. A record holding a lone surrogate (a ``\\ud800`` escape
+    in an annotation, a file name that is not UTF-8) could not be loaded back: it is skipped, with why."""
+    kept, lines = [], []
+    for rec in report.records:
+        line = json.dumps(rec, ensure_ascii=False)
+        try:
+            lines.append(line.encode("utf-8") + b"\n")
+        except UnicodeEncodeError as exc:
+            report.skip(str(rec.get("id")), f"not UTF-8 text: {exc.reason} in {line[:160]}")
+            continue
+        kept.append(rec)
+    report.records = kept
+    return lines
 
 
 def first_existing(candidates: Iterable[Path]) -> Path | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fakevlm_tasks.glue import benchmarks
-from fakevlm_tasks.hooks import DataError, PrepareReport, check_image, load_json
+from fakevlm_tasks.hooks import DataError, ImagePolicy, PrepareReport, load_json
 
 ffpp = benchmarks.module("ffpp")  # DD-VQA's questions are about FF++ videos: its frame layout is FF++'s
 
@@ -70,7 +70,7 @@ def set_folder(annotations: Path, split: str) -> Path:
     raise DataError(f"ddvqa: --annotations {annotations} must be DD-VQA's DQ_FF++ folder; missing: {', '.join(missing)}")
 
 
-def _read_video(report, fname, key, questions, images, compression, check_images) -> None:
+def _read_video(report, fname, key, questions, policy: ImagePolicy, compression) -> None:
     where = f"{fname}.json {key}"
     try:
         method, video = parse_video_key(key)
@@ -79,7 +79,11 @@ def _read_video(report, fname, key, questions, images, compression, check_images
     except DataError as exc:
         report.skip(where, f"malformed record: {exc}")
         return
-    frames, tried = ffpp.video_frames(images, method, video, compression)
+    try:
+        frames, tried = ffpp.video_frames(policy.root, method, video, compression)
+    except DataError as exc:
+        report.skip(where, str(exc))
+        return
     for k, (qid, qa) in enumerate(questions.items()):
         record = f"{where}/{qid}"
         try:
@@ -93,7 +97,7 @@ def _read_video(report, fname, key, questions, images, compression, check_images
         if k >= len(frames):
             report.skip(record, f"too few frames: question {k} (0-based) needs frame {k}, video {video} has {len(frames)} extracted")
             continue
-        problem = check_image(frames[k]) if check_images else None
+        problem = policy.problem(frames[k])
         if problem:
             report.skip(record, problem)
             continue
@@ -112,8 +116,10 @@ def _read_video(report, fname, key, questions, images, compression, check_images
         )
 
 
-def prepare(annotations: str | Path, images: str | Path, split: str = "test", *, compression: str = ffpp.DEFAULT_COMPRESSION, check_images: bool = True) -> PrepareReport:
-    """One record per DD-VQA question of the split, on the FF++ frame the FakeVLM convention assigns it."""
+def prepare(annotations: str | Path, images: str | Path, split: str = "test", *, compression: str = ffpp.DEFAULT_COMPRESSION,
+            check_images: bool = True, allow_outside_root: bool = False) -> PrepareReport:
+    """One record per DD-VQA question of the split, on the FF++ frame the FakeVLM convention assigns
+    it; frames that resolve outside ``images`` are skipped unless ``allow_outside_root``."""
     annotations, images = Path(annotations), Path(images)
     if not images.is_dir():
         raise DataError(f"ddvqa: --images {images} is not a folder")
@@ -122,6 +128,7 @@ def prepare(annotations: str | Path, images: str | Path, split: str = "test", *,
         "ddvqa",
         sources={"annotations": str(folder.resolve()), "images": str(images.resolve()), "split": split, "compression": compression},
     )
+    policy = ImagePolicy(images, allow_outside_root, check_images)
     seen: set[str] = set()
     for fname in FILES:
         path = folder / fname / f"{fname}.json"
@@ -133,7 +140,7 @@ def prepare(annotations: str | Path, images: str | Path, split: str = "test", *,
                 report.skip(f"{fname}.json {key}", "duplicate record: the video appears in an earlier file")
                 continue
             seen.add(key)
-            _read_video(report, fname, key, questions, images, compression, check_images)
+            _read_video(report, fname, key, questions, policy, compression)
     return report
 
 
@@ -145,7 +152,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> list[PrepareReport]:
-    return [prepare(args.annotations, args.images, args.split, compression=args.compression, check_images=not args.no_image_check)]
+    return [prepare(args.annotations, args.images, args.split, compression=args.compression,
+                    check_images=not args.no_image_check, allow_outside_root=args.allow_outside_root)]
 
 
 # ------------------------------------------------------------------ the declaration

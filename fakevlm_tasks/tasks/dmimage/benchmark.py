@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fakevlm_tasks.hooks import FAKECLUE_QUESTION, IMAGE_SUFFIXES, DataError, PrepareReport, check_image
+from fakevlm_tasks.hooks import FAKECLUE_QUESTION, IMAGE_SUFFIXES, DataError, ImagePolicy, PrepareReport
 
 REAL_FOLDERS = ("real_coco_valid", "real_imagenet_val", "real_ucid")
 #: The README's tree writes ``real_imagenet_valid``; the scoring script reads ``real_imagenet_val``.
@@ -61,24 +61,47 @@ def classify_folder(name: str) -> tuple[str, str] | None:
     return ("real" if family == REAL_FAMILY else "fake"), family
 
 
-def prepare(source: str | Path, *, check_images: bool = True) -> PrepareReport:
-    """One record per image of every known source folder; unknown folders and stray files are skipped and named."""
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except OSError as exc:
+        raise DataError(f"unreadable folder: {folder} ({exc})") from None
+
+
+def prepare(source: str | Path, *, check_images: bool = True, allow_outside_root: bool = False) -> PrepareReport:
+    """One record per image of every known source folder; unknown folders and stray files are skipped
+    and named, and so are folders and images that resolve outside ``source`` unless ``allow_outside_root``."""
     source = Path(source)
     if not source.is_dir():
         raise DataError(f"dmimage: --source {source} is not a folder")
     report = PrepareReport("dmimage", sources={"source": str(source.resolve())})
+    policy = ImagePolicy(source, allow_outside_root, check_images)
     counts: dict[str, int] = {}
-    for stray in sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
+    entries = _entries(source)
+    for stray in (p for p in entries if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
         report.skip(stray.name, "image outside a source folder: its label cannot be known")
-    for folder in sorted(p for p in source.iterdir() if p.is_dir()):
+    for folder in (p for p in entries if p.is_dir()):
         kind = classify_folder(folder.name)
         if kind is None:
-            n = sum(1 for p in folder.rglob("*") if p.is_file())
-            report.skip(f"{folder.name}/", f"unknown source folder: not one of DMimage's {len(FOLDER_FAMILY)} folders; its {n} files are not used")
+            # Its files are counted, not walked: a folder may be a link to anywhere (to /, the whole disk).
+            try:
+                n = f"{sum(1 for p in _entries(folder) if p.is_file())} files"
+            except DataError:
+                n = "files (unreadable)"
+            report.skip(f"{folder.name}/", f"unknown source folder: not one of DMimage's {len(FOLDER_FAMILY)} folders; its {n} are not used")
+            continue
+        outside = policy.outside(folder)
+        if outside:
+            report.skip(f"{folder.name}/", outside)
+            continue
+        try:
+            files = _entries(folder)
+        except DataError as exc:
+            report.skip(f"{folder.name}/", str(exc))
             continue
         label, family = kind
         counts[folder.name] = 0
-        for path in sorted(folder.iterdir()):
+        for path in files:
             where = f"{folder.name}/{path.name}"
             if path.is_dir():
                 report.skip(where + "/", "nested folder: DMimage images lie one level below the root")
@@ -86,7 +109,7 @@ def prepare(source: str | Path, *, check_images: bool = True) -> PrepareReport:
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 report.skip(where, f"not an image file: suffix {path.suffix or '(none)'!r}")
                 continue
-            problem = check_image(path) if check_images else None
+            problem = policy.problem(path)
             if problem:
                 report.skip(where, problem)
                 continue
@@ -112,7 +135,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> list[PrepareReport]:
-    report = prepare(args.source, check_images=not args.no_image_check)
+    report = prepare(args.source, check_images=not args.no_image_check, allow_outside_root=args.allow_outside_root)
     missing = report.sources["missing_folders"]
     if missing:
         print(f"dmimage: {len(missing)} of DMimage's {len(FOLDER_FAMILY)} folders are absent from {args.source}: {', '.join(missing)}")

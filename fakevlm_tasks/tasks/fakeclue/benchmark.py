@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fakevlm_tasks.hooks import FAKECLUE_QUESTION, DataError, PrepareReport, check_image, load_json
+from fakevlm_tasks.hooks import FAKECLUE_QUESTION, DataError, ImagePolicy, PrepareReport, load_json
 
 LABELS = {1: "real", 0: "fake"}
 
@@ -18,17 +18,24 @@ def _question(turn_text: str) -> str:
     return turn_text.replace("<image>", "").strip() or FAKECLUE_QUESTION
 
 
-def parse_record(i: int, rec, images: Path) -> dict:
-    """Turn one official record into a task record; raise DataError naming the record."""
+def parse_record(i: int, rec, images: ImagePolicy) -> dict:
+    """Turn one official record into a task record, its image resolved by ``images``; raise
+    DataError naming the record."""
     where = f"record {i}"
     if not isinstance(rec, dict):
         raise DataError(f"{where}: expected an object, got {type(rec).__name__}")
     missing = [k for k in ("image", "label", "conversations") if k not in rec]
     if missing:
-        raise DataError(f"{where} ({rec.get('image', '?')}): missing field(s) {', '.join(missing)}")
+        raise DataError(f"{where} ({rec.get('image', '?')!r}): missing field(s) {', '.join(missing)}")
     label = rec["label"]
-    if isinstance(label, bool) or label not in LABELS:
-        raise DataError(f"{where} ({rec['image']}): label {label!r} is not 0 (fake) or 1 (real)")
+    if isinstance(label, bool) or not isinstance(label, (int, float)) or label not in LABELS:
+        raise DataError(f"{where} ({rec['image']!r}): label {label!r} is not 0 (fake) or 1 (real)")
+    if not isinstance(rec.get("cate", ""), (str, type(None))) or not isinstance(rec.get("id", ""), (str, int)):
+        raise DataError(f"{where} ({rec['image']!r}): 'cate' must be a string and 'id' a string or number")
+    try:
+        image = images.path(rec["image"])
+    except DataError as exc:
+        raise DataError(f"{where}: {exc}") from None
     conv = rec["conversations"]
     if not isinstance(conv, list) or len(conv) < 2:
         raise DataError(f"{where} ({rec['image']}): conversations must hold a human and a gpt turn")
@@ -38,7 +45,7 @@ def parse_record(i: int, rec, images: Path) -> dict:
         raise DataError(f"{where} ({rec['image']}): conversations must hold a human and a gpt turn with text")
     return {
         "id": str(rec.get("id", rec["image"])),
-        "image": str((images / rec["image"]).resolve()),
+        "image": str(image),
         "label": LABELS[label],
         "category": str(rec.get("cate") or "unknown"),
         "question": _question(str(human.get("value", ""))),
@@ -47,8 +54,10 @@ def parse_record(i: int, rec, images: Path) -> dict:
     }
 
 
-def prepare(annotations: str | Path, images: str | Path, *, check_images: bool = True) -> PrepareReport:
-    """Read FakeClue's ``test.json`` (or ``train.json``) and its image root into a report."""
+def prepare(annotations: str | Path, images: str | Path, *, check_images: bool = True,
+            allow_outside_root: bool = False) -> PrepareReport:
+    """Read FakeClue's ``test.json`` (or ``train.json``) and its image root into a report; images
+    outside that root are skipped unless ``allow_outside_root``."""
     annotations, images = Path(annotations), Path(images)
     if not images.is_dir():
         raise DataError(f"fakeclue: --images {images} is not a folder")
@@ -56,17 +65,18 @@ def prepare(annotations: str | Path, images: str | Path, *, check_images: bool =
     if not isinstance(data, list):
         raise DataError(f"fakeclue: {annotations} must hold a JSON list of records, found {type(data).__name__}")
     report = PrepareReport("fakeclue", sources={"annotations": str(annotations.resolve()), "images": str(images.resolve())})
+    policy = ImagePolicy(images, allow_outside_root, check_images)
     seen: set[str] = set()
     for i, rec in enumerate(data):
         try:
-            doc = parse_record(i, rec, images)
+            doc = parse_record(i, rec, policy)
         except DataError as exc:
             report.skip(f"{annotations.name}#{i}", f"malformed record: {exc}")
             continue
         if doc["id"] in seen:
             report.skip(f"{annotations.name}#{i}", f"duplicate record: {doc['id']} appears earlier")
             continue
-        problem = check_image(Path(doc["image"])) if check_images else None
+        problem = policy.problem(Path(doc["image"]))
         if problem:
             report.skip(f"{annotations.name}#{i} ({doc['source_image']})", problem)
             continue
@@ -81,7 +91,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> list[PrepareReport]:
-    return [prepare(args.annotations, args.images, check_images=not args.no_image_check)]
+    return [prepare(args.annotations, args.images, check_images=not args.no_image_check,
+                    allow_outside_root=args.allow_outside_root)]
 
 
 # ------------------------------------------------------------------ the declaration

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fakevlm_tasks.hooks import FAKECLUE_QUESTION, IMAGE_SUFFIXES, DataError, PrepareReport, check_image, load_json
+from fakevlm_tasks.hooks import FAKECLUE_QUESTION, IMAGE_SUFFIXES, DataError, ImagePolicy, PrepareReport, load_json
 
 #: The four manipulations of FakeVLM's Table 5, in its column order.
 METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
@@ -68,11 +68,15 @@ def _frame_order(path: Path):
 
 
 def video_frames(root: Path, method: str | None, video: str, compression: str = DEFAULT_COMPRESSION) -> tuple[list[Path] | None, list[Path]]:
-    """``(frames in order, folders tried)``; frames is None when no folder exists for the video."""
+    """``(frames in order, folders tried)``; frames is None when no folder exists for the video.
+    A folder that cannot be listed raises DataError naming it."""
     tried = video_folder_candidates(root, method, video, compression)
     for folder in tried:
         if folder.is_dir():
-            frames = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+            try:
+                frames = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+            except OSError as exc:
+                raise DataError(f"unreadable frame folder: {folder} ({exc})") from None
             return sorted(frames, key=_frame_order), tried
     return None, tried
 
@@ -109,8 +113,10 @@ def prepare(
     frames_per_video: int = DEFAULT_FRAMES_PER_VIDEO,
     compression: str = DEFAULT_COMPRESSION,
     check_images: bool = True,
+    allow_outside_root: bool = False,
 ) -> PrepareReport:
-    """One record per sampled frame of every original and manipulated video of the split."""
+    """One record per sampled frame of every original and manipulated video of the split; frames
+    that resolve outside ``source`` are skipped unless ``allow_outside_root``."""
     source = Path(source)
     if not source.is_dir():
         raise DataError(f"ffpp: --source {source} is not a folder")
@@ -128,12 +134,17 @@ def prepare(
             "compression": compression,
         },
     )
+    policy = ImagePolicy(source, allow_outside_root, check_images)
     short_videos: dict[str, int] = {}
     videos = [(None, v) for v in real] + [(m, v) for m in methods for v in fake]
     for method, video in videos:
         category = method or REAL_CATEGORY
         where = f"{category}/{video}"
-        frames, tried = video_frames(source, method, video, compression)
+        try:
+            frames, tried = video_frames(source, method, video, compression)
+        except DataError as exc:
+            report.skip(where, str(exc))
+            continue
         if frames is None:
             report.skip(where, f"missing video frames: no folder at {tried[0]} (also tried {', '.join(str(t) for t in tried[1:])})")
             continue
@@ -143,7 +154,7 @@ def prepare(
         if len(frames) < frames_per_video:
             short_videos[where] = len(frames)
         for frame in evenly_spaced(frames, frames_per_video):
-            problem = check_image(frame) if check_images else None
+            problem = policy.problem(frame)
             if problem:
                 report.skip(f"{where}/{frame.name}", problem)
                 continue
@@ -177,6 +188,7 @@ def run(args) -> list[PrepareReport]:
         frames_per_video=args.frames_per_video,
         compression=args.compression,
         check_images=not args.no_image_check,
+        allow_outside_root=args.allow_outside_root,
     )
     if report.sources["videos_with_fewer_frames"]:
         print(f"ffpp: {len(report.sources['videos_with_fewer_frames'])} videos have fewer than {args.frames_per_video} frames; all their frames are used (listed in manifest.json)")
