@@ -21,7 +21,7 @@ from fakevlm_tasks.glue.aggregations import (  # noqa: F401
     agg_rouge_l, agg_rouge_l_evidence, agg_score_coverage, auc, auc_avg, auc_video_avg, balanced_acc_avg,
     fake_groups, group_aggregation, mean_or_none, pct, per_video, pooled,
 )
-from fakevlm_tasks.glue.benchmarks import Benchmark, PaperRows, module  # noqa: F401
+from fakevlm_tasks.glue.benchmarks import Benchmark, HubSource, PaperRows, module  # noqa: F401
 from fakevlm_tasks.glue.docs import doc_to_visual, prepared_docs  # noqa: F401
 from fakevlm_tasks.glue.prepared import (  # noqa: F401
     FAKECLUE_QUESTION, IMAGE_SUFFIXES, DataError, ImagePolicy, PrepareReport, check_image, load_json,

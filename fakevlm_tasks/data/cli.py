@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from fakevlm_tasks.glue import benchmarks
 from fakevlm_tasks.glue.prepared import DATA_DIR_ENV, MANIFEST_FILE, DataError, data_root, write_prepared
@@ -40,6 +41,24 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--allow-outside-root", action="store_true",
                        help="accept images that resolve outside the image root given (absolute paths, '..', symlinks out); by default they are skipped")
         p.set_defaults(benchmark=bench)
+    down = sub.add_parser("download", help="download one dataset from the Hugging Face Hub, extract and prepare it")
+    targets = down.add_subparsers(dest="dataset", required=True)
+    for name, bench in benchmarks.discover().items():
+        if bench.hub is None:
+            targets.add_parser(name, help=f"not on the Hub: prints how to prepare {name} by hand").set_defaults(benchmark=bench)
+            continue
+        p = targets.add_parser(name, help=f"{bench.hub.repo_id} ({', '.join(bench.hub.archives)})")
+        p.add_argument("--split", choices=list(bench.hub.archives), default=bench.hub.evaluated,
+                       help=f"[{bench.hub.evaluated}, what the tasks evaluate; the others are downloaded and "
+                            "extracted for training, not prepared]")
+        p.add_argument("--annotations", type=Path, default=None,
+                       help="use these annotations instead of the repo's" + (
+                           f" (it has none: {bench.hub.annotations_elsewhere[0]}, then --annotations "
+                           f"{bench.hub.annotations_elsewhere[1]})" if bench.hub.annotations_elsewhere else ""))
+        p.add_argument("--force-download", action="store_true", help="download again even what the Hub cache holds")
+        p.add_argument("--strict", action="store_true", help="fail if any record has to be skipped")
+        p.add_argument("--no-image-check", action="store_true", help="do not open every image while preparing")
+        p.set_defaults(benchmark=bench)
     sub.add_parser("status", help="list the datasets and whether each is prepared")
     new = sub.add_parser("new", help="scaffold a benchmark folder (benchmark.py, task YAML, README with its checklist)")
     new.add_argument("name", help="the benchmark's name: lower case letters, digits and _")
@@ -64,6 +83,8 @@ def main(argv=None) -> int:
             return 2
         print(f"created {folder}: edit benchmark.py, then add its parent folder to ${benchmarks.BENCHMARKS_ENV}")
         return 0
+    if args.command == "download":
+        return download(args)
     try:
         reports = args.benchmark.prepare(args)
         for report in reports:
@@ -73,6 +94,33 @@ def main(argv=None) -> int:
     except DataError as exc:
         print(f"fakevlm-data: error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def download(args) -> int:
+    """``fakevlm-data download NAME``: fetch, check, extract and prepare from the Hub, or say how to do it by hand."""
+    from fakevlm_tasks.glue import hub
+
+    bench = args.benchmark
+    if bench.hub is None:
+        readme = bench.folder / "README.md" if bench.folder else None
+        print(f"fakevlm-data: {bench.name} is not on the Hugging Face Hub and is prepared by hand"
+              + (f" (the steps: {readme})" if readme and readme.is_file() else "")
+              + f":\n  {bench.prepare_command()}", file=sys.stderr)
+        return 2
+    try:
+        out = hub.download_and_prepare(bench, args.split, annotations=args.annotations,
+                                       force_download=args.force_download, strict=args.strict,
+                                       check_images=not args.no_image_check)
+    except DataError as exc:
+        print(f"fakevlm-data: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{bench.name} {args.split}: {out.source['repo']} at {out.source['revision']}\n"
+          f"  annotations: {out.annotations}\n  images: {out.images}")
+    for folder in out.prepared:
+        print(f"  prepared -> {folder}")
+    if not out.prepared:
+        print(f"  (not prepared: the tasks evaluate the {bench.hub.evaluated} split)")
     return 0
 
 

@@ -43,6 +43,27 @@ class PaperRows:
 
 
 @dataclass(frozen=True)
+class HubSource:
+    """Where a benchmark's official files are in a Hugging Face Hub dataset repo, per split.
+
+    ``annotations[split]``: the repo paths of its annotation files (the first is required; given several,
+    the preparer gets their folder); ``archives[split]``: the zip of its images. ``image_paths(annotations)``
+    lists the image paths those annotations name, from which the download finds where in the archive they
+    point. ``annotations_elsewhere``: when the repo does not carry the annotations, the command that fetches
+    them and the ``--annotations`` path it leaves. ``evaluated``: the split the tasks evaluate (the
+    others are downloaded for training and not prepared).
+    """
+
+    repo_id: str
+    annotations: Mapping[str, tuple[str, ...]]
+    archives: Mapping[str, str]
+    image_paths: Callable[[Path], list[str]]
+    annotations_elsewhere: tuple[str, str] | None = None
+    revision: str = "main"
+    evaluated: str = "test"
+
+
+@dataclass(frozen=True)
 class Benchmark:
     """What only Python can say about one benchmark (the YAML says the rest).
 
@@ -72,6 +93,7 @@ class Benchmark:
     groups: str = "category"  # what its per-group metrics break the docs down by (category, manipulation, family)
     ranking: Mapping[str, str] = field(default_factory=dict)  # task -> the metric that ranks models ("acc" if absent)
     write_miniature: Callable[[Path], list[str]] | None = None
+    hub: HubSource | None = None  # where its data is on the Hub: `fakevlm-data download` and a task's first use fetch it
     folder: Path | None = None  # set by discovery
 
     @property

@@ -98,7 +98,7 @@ def run(args) -> list[PrepareReport]:
 # ------------------------------------------------------------------ the declaration
 
 from fakevlm_tasks import hooks  # noqa: E402 - the preparer above needs no lmms-eval glue
-from fakevlm_tasks.hooks import DETECTION_PROMPTS, Benchmark, PaperRows, prompted  # noqa: E402
+from fakevlm_tasks.hooks import DETECTION_PROMPTS, Benchmark, HubSource, PaperRows, prompted  # noqa: E402
 
 CATEGORIES = ("animal", "deepfake", "doc", "human", "object", "satellite", "scene")
 METRICS = hooks.DETECTION_METRICS + tuple(f"acc_{c}" for c in CATEGORIES)
@@ -124,6 +124,12 @@ def write_miniature(root: Path) -> list[str]:
             {"from": "human", "value": "<image>" + FAKECLUE_QUESTION}, {"from": "gpt", "value": f"{verdict} The texture is consistent."}]})
     (root / "test.json").write_text(json.dumps(records), encoding="utf-8")
     return ["--annotations", str(root / "test.json"), "--images", str(root / "images")]
+
+
+def hub_image_paths(annotations: Path) -> list[str]:
+    """The image paths a FakeClue JSON names, relative to the folder its archive unzips them into."""
+    data = load_json(annotations, "fakeclue annotations")
+    return [str(r["image"]) for r in data if isinstance(r, dict) and "image" in r] if isinstance(data, list) else []
 
 
 def _table2(acc, f1, rouge_l, css):
@@ -156,4 +162,10 @@ BENCHMARK = Benchmark(
     }),),
     variants={"fakeclue": ("jpeg50", "resize50", "blur2", "noise10", "grey", "lowpass", "highpass")},
     write_miniature=write_miniature,
+    hub=HubSource(
+        repo_id="lingcco/FakeClue",
+        annotations={"test": ("data_json/test.json",), "train": ("data_json/train.json",)},
+        archives={"test": "test.zip", "train": "train.zip"},  # ~1.3 GB and ~28 GB
+        image_paths=hub_image_paths,
+    ),
 )

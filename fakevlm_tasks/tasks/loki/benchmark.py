@@ -291,7 +291,7 @@ from loguru import logger  # noqa: E402
 from fakevlm_tasks import hooks  # noqa: E402 - the preparer above needs no lmms-eval glue
 from fakevlm_tasks.glue import sample  # noqa: E402
 from fakevlm_tasks.services import judge  # noqa: E402
-from fakevlm_tasks.hooks import DETECTION_PROMPTS, Benchmark, PaperRows, prompted  # noqa: E402
+from fakevlm_tasks.hooks import DETECTION_PROMPTS, Benchmark, HubSource, PaperRows, prompted  # noqa: E402
 from fakevlm_tasks.tasks.loki.options import parse_option  # noqa: E402
 
 #: LOKI's categories as its question types spell them ("sence" sic).
@@ -502,6 +502,22 @@ def write_miniature(root: Path) -> list[str]:
     return ["--annotations", str(ann), "--images", str(media.parent)]
 
 
+def hub_image_paths(annotations) -> list[str]:
+    """The image paths LOKI's yes/no questions name (``media_data/image/...``), to find them in the media archive."""
+    data = load_json(annotations / TF_FILE, "loki true_or_false")
+    return [str(r["image_path"]) for r in data if isinstance(r, dict) and "image_path" in r] if isinstance(data, list) else []
+
+
+#: The media archive is on the Hub (``bczhou/LOKI``, which held no annotations at revision 314ddac); the annotations
+#: are in LOKI's GitHub repository, which has no licence file, so they are not shipped: the user clones it.
+HUB = HubSource(
+    repo_id="bczhou/LOKI",
+    annotations={"test": tuple(f"data_json/image/{f}" for f in (TF_FILE, OE_FILE, MC_FILE))},
+    archives={"test": "media_data.zip"},  # ~7.6 GB: loki_media_aggregate/, which the annotations call media_data/
+    image_paths=hub_image_paths,
+    annotations_elsewhere=("git clone https://github.com/opendatalab/LOKI", "LOKI/data_json/image"),
+)
+
 _TABLE2 = {
     "Deepseek-VL2-small": (25.3, 38.7, 16.4, 39.1), "Deepseek-VL2": (43.1, 39.2, 16.9, 38.8),
     "InternVL2-8B": (52.6, 34.0, 17.9, 47.2), "InternVL2-40B": (50.7, 37.6, 18.4, 47.3),
@@ -533,4 +549,5 @@ BENCHMARK = Benchmark(
     ),
     variants={"loki": ("jpeg50", "resize50", "blur2", "noise10", "grey", "lowpass", "highpass")},
     write_miniature=write_miniature,
+    hub=HUB,
 )
