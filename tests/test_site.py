@@ -318,6 +318,77 @@ def test_a_doc_whose_image_is_gone_gets_no_thumbnail(tmp_path):
     assert data["docs"]["thumb"][1] == -1 and data["docs"]["thumb"][0] >= 0 and data["docs"]["thumb"][2] >= 0
 
 
+def test_an_oversized_image_gets_no_thumbnail_and_the_site_is_still_written(tmp_path, monkeypatch, capsys):
+    from PIL import Image as PILImage
+
+    docs = logged_runs.fakeclue_docs(logged_runs.write_images(tmp_path / "images", 3))
+    rng = random.Random(1)
+    logged_runs.write_run(tmp_path / "results", "org/x", docs, [logged_runs.answer(d, right=True, rng=rng) for d in docs])
+    Image.new("RGB", (400, 400)).save(docs[1]["image"])  # > 2 x MAX_IMAGE_PIXELS below: DecompressionBombError
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 64 * 64)
+    leaderboard.write_leaderboard([tmp_path / "results"], tmp_path / "board")
+    index = site.write_site([tmp_path / "results"], tmp_path / "site", board_dir=tmp_path / "board")
+    assert index.is_file()
+    data = data_of(tmp_path / "site", "fakeclue")
+    assert data["docs"]["thumb"][1] == -1 and data["docs"]["thumb"][0] >= 0
+    assert "DecompressionBombError" in capsys.readouterr().err
+    assert not list((tmp_path / "site" / "thumbs").glob("*.part"))
+
+
+def test_an_undecodable_image_gets_no_thumbnail_and_the_site_is_still_written(tmp_path, capsys):
+    docs = logged_runs.fakeclue_docs(logged_runs.write_images(tmp_path / "images", 2))
+    rng = random.Random(1)
+    logged_runs.write_run(tmp_path / "results", "org/x", docs, [logged_runs.answer(d, right=True, rng=rng) for d in docs])
+    Path(docs[0]["image"]).write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    leaderboard.write_leaderboard([tmp_path / "results"], tmp_path / "board")
+    assert site.write_site([tmp_path / "results"], tmp_path / "site", board_dir=tmp_path / "board").is_file()
+    assert data_of(tmp_path / "site", "fakeclue")["docs"]["thumb"][0] == -1
+    assert "no thumbnail for" in capsys.readouterr().err
+
+
+def write_foreign_run(folder: Path, task: str, answers: list[str], scores: list[float] | None = None) -> Path:
+    """A results JSON and samples file of a task that is not ours, as lmms-eval logs them (no FakeVLM records)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    results = folder / "20250101_000000_results.json"
+    results.write_text(json.dumps({"results": {task: {"exact_match,none": 50.0}},
+                                   "config": {"model": "dummy", "model_args": "response=x"}, "date": "20250101_000000"}))
+    lines = [{"doc_id": i, "target": "Yes", "doc_hash": f"h{i}", "filtered_resps": [a], "resps": [[a]], "input": "Is it?",
+              **({} if scores is None else {"score": scores[i]})} for i, a in enumerate(answers)]
+    (folder / f"20250101_000000_samples_{task}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return results
+
+
+def test_a_task_that_is_not_ours_shows_each_logged_answer(tmp_path):
+    results = write_foreign_run(tmp_path, "mme", ["Yes", "No, it is not."], scores=[1.0, 0.0])
+    data = site.explorer_data("mme", [("dummy", next(results.parent.glob("*_samples_mme.jsonl")))]).data
+    assert column(data, 0, "has") == [1, 1]
+    assert column(data, 0, "text") == ["Yes", "No, it is not."]
+    assert column(data, 0, "ok") == [1, 0]
+
+
+def test_a_task_name_that_is_no_file_name_gets_an_explorer_under_a_safe_name(tmp_path):
+    write_foreign_run(tmp_path / "results", "odd <task> name", ["Yes"])
+    leaderboard.write_leaderboard([tmp_path / "results"], tmp_path / "board")
+    site.write_site([tmp_path / "results"], tmp_path / "site", board_dir=tmp_path / "board")
+    pages = sorted(p.name for p in (tmp_path / "site").glob("samples_*.html"))
+    assert len(pages) == 1 and re.fullmatch(r"[A-Za-z0-9_.-]+", pages[0]) and pages[0] in (tmp_path / "site" / "index.html").read_text()
+    (script,) = (tmp_path / "site" / "data").glob("*.js")
+    assert re.fullmatch(r"[A-Za-z0-9_.-]+", script.name) and column(data_of(tmp_path / "site", script.stem), 0, "text") == ["Yes"]
+
+
+def test_a_partial_run_is_marked_in_the_site(tmp_path):
+    write_foreign_run(tmp_path / "results", "fakeclue", ["This is a fake image."])
+    path = tmp_path / "results" / "20250101_000000_results.json"
+    data = json.loads(path.read_text())
+    data["results"]["fakeclue"] = {"acc,none": 50.0}
+    data["n-samples"] = {"fakeclue": {"original": 5000, "effective": 12}}
+    path.write_text(json.dumps(data))
+    leaderboard.write_leaderboard([tmp_path / "results"], tmp_path / "board")
+    doc = page(site.write_site([tmp_path / "results"], tmp_path / "site", board_dir=tmp_path / "board").parent, "index.html")
+    cells = table_rows(doc, "t-fakeclue-main")["dummy"]
+    assert "n=12 of 5,000" in text_of(cells[2])
+
+
 # ------------------------------------------------------------------ end to end: lmms-eval
 
 
@@ -498,6 +569,17 @@ def test_in_a_browser_an_answer_is_shown_as_text_never_as_markup(built, browser)
     texts = [p.text for p in detail.find_elements(By.CSS_SELECTOR, ".answer p.text")]
     assert any(t.startswith(MARKUP.strip()) for t in texts)
     assert len(detail.find_elements(By.CSS_SELECTOR, "img")) == 1  # the thumbnail only
+    assert script_errors(browser) == []
+
+
+def test_in_a_browser_no_element_gets_class_undefined(built, browser):
+    site_dir, _, samples = built
+    key = samples[("org/strong (fakevlm)", "fakeclue")][0]["acc"]["id"]
+    browser.get("about:blank")
+    browser.get((site_dir / "samples_fakeclue.html").as_uri() + "#doc=" + quote(key, safe=""))
+    wait_for(browser, lambda d: d.execute_script("return document.querySelectorAll('#list-body img').length") > 0)
+    assert browser.execute_script("return document.querySelectorAll('#detail img').length") == 1
+    assert browser.execute_script("return document.querySelectorAll('[class=\"undefined\"]').length") == 0
     assert script_errors(browser) == []
 
 

@@ -25,9 +25,9 @@ def safe_name(name: str, *, limit: int = 80) -> str:
     return f"{kept}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
 
 
-def inside(folder: Path, name: str) -> Path:
-    """``folder / safe_name(name)``, checked to stay inside ``folder`` once resolved (a symlink in it included)."""
-    path = Path(folder) / safe_name(name)
+def inside(folder: Path, name: str, suffix: str = "") -> Path:
+    """``folder / (safe_name(name) + suffix)``, checked to stay inside ``folder`` once resolved (a symlink in it included)."""
+    path = Path(folder) / (safe_name(name) + suffix)
     if not path.resolve().is_relative_to(Path(folder).resolve()):
         raise ValueError(f"refusing to write {path}: it resolves outside {folder}")
     return path

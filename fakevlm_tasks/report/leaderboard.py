@@ -324,7 +324,7 @@ def write_reliability(u: Uncertainty, out: Path) -> dict[str, Path]:
             except stats.Unavailable:
                 continue
         if curves:
-            path = written[f"reliability_{task}"] = files.inside(out, f"reliability_{task}.png")
+            path = written[f"reliability_{task}"] = files.inside(out, f"reliability_{task}", ".png")
             stats.reliability_diagram(curves, path, title=f"{_label(task)}: reliability of P(real)")
     return written
 
@@ -505,7 +505,7 @@ def write_leaderboard(paths, out_dir: str | Path, *, with_paper: bool = False,
                    "chart": stage / "leaderboard.png"}
         written["markdown"].write_text(render_markdown(tables, u), encoding="utf-8")
         for t in tables:
-            written[t.slug] = files.inside(stage, f"{t.slug}.csv")
+            written[t.slug] = files.inside(stage, t.slug, ".csv")
             write_csv(t, written[t.slug], u)
         write_json_report(u, settings, written["json"], measured=measured, merges=merges)
         write_significance_csv(u, written["significance"])

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
-import html
 import io
 import json
 import math
@@ -24,12 +24,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fakevlm_tasks.report import leaderboard, logged_samples
+from fakevlm_tasks.report import files, leaderboard, logged_samples
 from fakevlm_tasks.scoring import parsing
 from fakevlm_tasks.report.tables import MEASURED, Row, Table
 from fakevlm_tasks.glue.perturb import split_task_name
 
 ASSETS = Path(__file__).with_name("site_assets")
+TEMPLATES = Path(__file__).with_name("templates")
 #: Longest side of a thumbnail, in pixels, and its JPEG quality.
 THUMB_SIZE = 96
 THUMB_QUALITY = 80
@@ -81,7 +82,8 @@ def short_names(models: list[str]) -> dict[str, str]:
 
 def _family(rows: list[Row], base: str) -> list[Row]:
     """The rows with only ``base`` and its perturbed variants, so the leaderboard's table builders make one benchmark's tables."""
-    return [Row(r.model, r.source, {t: v for t, v in r.scores.items() if split_task_name(t)[0] == base}, r.files) for r in rows]
+    return [Row(r.model, r.source, {t: v for t, v in r.scores.items() if split_task_name(t)[0] == base}, r.files, r.marks)
+            for r in rows]
 
 
 @dataclass
@@ -93,39 +95,38 @@ class Section:
     main: Table
     breakdowns: list[Table]
     robustness: list[Table]
-    reliability: list[str]  # image names under img/
+    reliability: list[tuple[str, str]]  # (task, image name under img/)
     explorers: list[str]  # tasks with a sample explorer
 
 
 # ------------------------------------------------------------------------------- HTML
+# The pages are jinja2 templates (templates/, autoescaped); the functions below only say what goes in them.
 
 
-def _esc(text) -> str:
-    return html.escape(str(text), quote=True)
+@functools.cache
+def _templates():
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
-def _page(title: str, body: str, scripts: tuple[str, ...] = ()) -> str:
-    tags = "".join(f'<script src="{_esc(s)}"></script>\n' for s in scripts)
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{_esc(title)}</title>\n'
-            f'<link rel="stylesheet" href="assets/style.css">\n</head>\n<body>\n{body}\n{tags}</body>\n</html>\n')
+def render(template: str, **context) -> str:
+    return _templates().get_template(template).render(**context)
 
 
 def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
 
 
-def _model_cell(row: Row, notes: Notes) -> str:
-    badge = ' <span class="badge">paper</span>' if row.source != MEASURED else ""
-    name = notes.names.get(row.model, row.model)
-    title = f' title="{_esc(row.model)}"' if name != row.model else ""
-    return f'<th scope="row"{title}>{_esc(name)}{badge}</th><td>{_esc(row.source)}</td>'
+#: What ``score_table`` reads of a cell: its sort value, text, bold?, class, style, title and partial-run mark.
+EMPTY_CELL = {"v": "", "text": "", "strong": False, "cls": "", "style": "", "title": "", "partial": None}
 
 
-def _score_cell(value, row: Row, key: tuple[str, str] | None, notes: Notes) -> str:
+def _score_cell(value, row: Row, key: tuple[str, str] | None, notes: Notes, partial: str | None = None) -> dict:
     """A value with ``± half-width`` of its interval, bold if best, "≈" if tied with the best; the interval in its title."""
     if value is None:
-        return '<td data-v=""></td>'
+        return EMPTY_CELL
     measured = row.source == MEASURED and key is not None
     info = notes.rows.get((row.model, *key)) if measured else None
     mark = notes.marks.mark(row.model, *key) if measured else None
@@ -137,16 +138,17 @@ def _score_cell(value, row: Row, key: tuple[str, str] | None, notes: Notes) -> s
         title.append(f"95% interval [{ci[0]:.1f}, {ci[1]:.1f}], n = {info['n']}{clusters}")
     elif info and info.get("reason"):
         title.append(f"no interval: {info['reason']}")
+    cls = ""
     if mark == "best":
-        text, cls = f"<strong>{text}</strong>", "best"
+        cls = "best"
     elif mark == "tied":
         test = notes.test(row.model, *key) or {}
         text, cls = f"{text} ≈", "tied"
         title.append(f"cannot be told from the best ({test.get('test')}, p = {test.get('p_value', float('nan')):.3g})")
-    else:
-        cls = ""
-    attrs = (f' class="{cls}"' if cls else "") + (f' title="{_esc("; ".join(title))}"' if title else "")
-    return f'<td data-v="{value!r}"{attrs}>{text}</td>'
+    if partial:
+        title.append(f"from a run over part of the set ({partial})")
+    return {**EMPTY_CELL, "v": repr(value), "text": text, "strong": mark == "best", "cls": cls, "title": "; ".join(title),
+            "partial": partial}
 
 
 def _heat_colour(value: float) -> str:
@@ -157,90 +159,67 @@ def _heat_colour(value: float) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(int(255 * (0.55 * c + 0.45)) for c in (r, g, b)))
 
 
-def _heat_cell(value) -> str:
+def _heat_cell(value, partial: str | None = None) -> dict:
     if value is None:
-        return '<td data-v=""></td>'
-    return f'<td data-v="{value!r}" class="heat" style="background:{_heat_colour(value)}">{_fmt(value)}</td>'
+        return EMPTY_CELL
+    return {**EMPTY_CELL, "v": repr(value), "text": _fmt(value), "cls": "heat", "style": f"background:{_heat_colour(value)}",
+            "title": f"from a run over part of the set ({partial})" if partial else "", "partial": partial}
 
 
-def table_html(table: Table, notes: Notes, *, table_id: str, headers: list[str], heat: bool = False,
-               extra: dict | None = None) -> str:
-    """A sortable table of ``table``'s rows (those with a value), a column per header; ``extra``: {header: cells per row}."""
+def table_view(table: Table, notes: Notes, *, table_id: str, headers: list[str], heat: bool = False,
+               extra: dict | None = None) -> dict:
+    """What ``macros.html``'s ``score_table`` shows of ``table``: its rows with a value, a column per header;
+    ``extra``: {header: a value per row}."""
     extra = extra or {}
     keys = table.keys or [None] * len(table.columns)
-    head = "".join(f'<th scope="col" data-type="num">{_esc(h)}</th>' for h in [*headers, *extra])
-    body = []
+    rows = []
     for i, (row, cells) in enumerate(zip(table.rows, table.cells)):
         if all(c is None for c in cells):
             continue
-        tds = [_heat_cell(c) if heat else _score_cell(c, row, k, notes) for c, k in zip(cells, keys)]
-        tds += [_score_cell(column[i], row, None, notes) for column in extra.values()]
-        paper = ' class="paper"' if row.source != MEASURED else ""
-        body.append(f'<tr{paper}>{_model_cell(row, notes)}{"".join(tds)}</tr>')
-    return (f'<table class="sortable{" heatmap" if heat else ""}" id="{_esc(table_id)}">\n'
-            f'<caption>{_esc(table.title)}</caption>\n'
-            f'<thead><tr><th scope="col">Model</th><th scope="col">Source</th>{head}</tr></thead>\n'
-            f'<tbody>\n' + "\n".join(body) + '\n</tbody>\n</table>')
+        partial = table.marks(row)
+        shown = [_heat_cell(c, p) if heat else _score_cell(c, row, k, notes, p) for c, k, p in zip(cells, keys, partial)]
+        shown += [_score_cell(column[i], row, None, notes) for column in extra.values()]
+        name = notes.names.get(row.model, row.model)
+        rows.append({"paper": row.source != MEASURED, "name": name, "full": row.model if name != row.model else None,
+                     "source": row.source, "cells": shown})
+    return {"id": table_id, "caption": table.title, "heat": heat, "headers": [*headers, *extra], "rows": rows}
 
 
-def section_html(s: Section, notes: Notes) -> str:
+def _explorer_link(task: str) -> dict:
+    return {"task": task, "href": explorer_page(task)}
+
+
+def explorer_page(task: str) -> str:
+    """The explorer page of ``task`` (a name from a results file, so made safe)."""
+    return files.safe_name(f"samples_{task}") + ".html"
+
+
+def section_view(s: Section, notes: Notes) -> dict:
     main_headers = [leaderboard.metric_label(m, t) for t, m in s.main.keys]
     unknown = [leaderboard._number(r.get(s.task, "unknown_rate")) if r.source == MEASURED else None for r in s.main.rows]
-    parts = [f'<section id="b-{_esc(s.task)}">', f"<h2>{_esc(s.title)}</h2>"]
-    if s.explorers:
-        links = ", ".join(f'<a href="samples_{_esc(t)}.html">{_esc(t)}</a>' for t in s.explorers)
-        parts.append(f'<p class="explore">Explore the samples: {links}</p>')
-    parts.append(table_html(s.main, notes, table_id=f"t-{s.task}-main", headers=main_headers,
-                            extra={"unknown %": unknown} if any(v is not None for v in unknown) else None))
-    for t in s.breakdowns:
-        parts.append(table_html(t, notes, table_id=f"t-{t.slug}", headers=t.columns, heat=True))
-    for t in s.robustness:
-        parts.append(f'<figure><img src="img/{_esc(t.slug)}.png" alt="{_esc(t.title)}: one line per model, '
-                     f'95% intervals as error bars" loading="lazy"><figcaption>{_esc(t.title)}</figcaption></figure>')
-        parts.append(table_html(t, notes, table_id=f"t-{t.slug}", headers=t.columns))
-    if s.reliability:
-        figures = "".join(f'<figure><img src="img/{_esc(name)}" alt="Reliability diagram of {_esc(name.removeprefix("reliability_")[:-4])}" '
-                          f'loading="lazy"></figure>' for name in s.reliability)
-        parts.append(f'<div class="figures">{figures}</div><p class="legend">Reliability of P(real): per bin, the share of '
-                     'real images against the mean P(real); a calibrated model lies on the diagonal.</p>')
-    parts.append("</section>")
-    return "\n".join(parts)
+    return {
+        "task": s.task, "title": s.title, "explorers": [_explorer_link(t) for t in s.explorers],
+        "main": table_view(s.main, notes, table_id=f"t-{s.task}-main", headers=main_headers,
+                           extra={"unknown %": unknown} if any(v is not None for v in unknown) else None),
+        "breakdowns": [table_view(t, notes, table_id=f"t-{t.slug}", headers=t.columns, heat=True) for t in s.breakdowns],
+        "robustness": [{"image": f"img/{files.safe_name(t.slug)}.png",
+                        "table": table_view(t, notes, table_id=f"t-{t.slug}", headers=t.columns)} for t in s.robustness],
+        "reliability": [{"image": f"img/{name}", "task": task} for task, name in s.reliability],
+    }
 
 
 def index_html(sections: list[Section], notes: Notes, *, n_results: int, extra_explorers: list[str]) -> str:
-    nav = " ".join(f'<a href="#b-{_esc(s.task)}">{_esc(s.title)}</a>' for s in sections)
-    others = ""
-    if extra_explorers:
-        links = ", ".join(f'<a href="samples_{_esc(t)}.html">{_esc(t)}</a>' for t in extra_explorers)
-        others = f'<p class="explore">Samples of other tasks: {links}</p>'
-    body = (f'<header><h1>FakeVLM leaderboard</h1><p>From {n_results} lmms-eval results file(s). '
-            f'<a href="leaderboard.json">leaderboard.json</a> holds every value with its interval and test.</p>'
-            f'<nav>{nav}</nav></header>\n<main>\n<p class="legend">{_esc(LEGEND)}</p>\n{others}\n'
-            + "\n".join(section_html(s, notes) for s in sections) + "\n</main>")
-    return _page("FakeVLM leaderboard", body, ("assets/board.js",))
+    return render("index.html", title="FakeVLM leaderboard", scripts=["assets/board.js"], n_results=n_results,
+                  legend=LEGEND, sections=[section_view(s, notes) for s in sections],
+                  others=[_explorer_link(t) for t in extra_explorers])
+
+
+EXPLORER_FILTERS = (("wrong", "wrong"), ("unknown", "unknown verdict"), ("failed", "failed"), ("disagree", "models disagree"))
 
 
 def explorer_html(task: str, title: str, readings: tuple[str, str]) -> str:
-    checks = "".join(f'<label><input type="checkbox" id="f-{name}"> {text}</label>'
-                     for name, text in (("wrong", "wrong"), ("unknown", "unknown verdict"), ("failed", "failed"),
-                                        ("disagree", "models disagree")))
-    body = f"""<header><h1>{_esc(title)}: samples</h1><p><a href="index.html">Back to the leaderboard</a></p></header>
-<main>
-<form id="filters" class="filters">
-<label>Model <select id="f-model"><option value="">any model</option></select></label>
-<label>Category <select id="f-category"><option value="">all</option></select></label>
-<label>Truth <select id="f-truth"><option value="">all</option></select></label>
-{checks}
-</form>
-<p class="legend">In each answer, <mark class="hl">highlighted</mark>: the words the {_esc(readings[0])} read its verdict
-from; <mark class="hl-alt">underlined</mark>: those the {_esc(readings[1])} read. Each doc's link is its permalink.</p>
-<p id="count" aria-live="polite"></p>
-<section id="detail" hidden></section>
-<nav class="pager"><button type="button" id="prev">previous</button> <span id="page"></span> <button type="button" id="next">next</button></nav>
-<table id="list" class="samples"><thead><tr id="list-head"></tr></thead><tbody id="list-body"></tbody></table>
-<noscript><p>The sample explorer needs JavaScript.</p></noscript>
-</main>"""
-    return _page(f"{title}: samples", body, (f"data/{task}.js", "assets/explorer.js"))
+    return render("explorer.html", title=f"{title}: samples", heading=title, readings=readings, checks=EXPLORER_FILTERS,
+                  scripts=[f"data/{files.safe_name(task)}.js", "assets/explorer.js"])
 
 
 # --------------------------------------------------------------------------------- charts
@@ -340,7 +319,7 @@ class Thumb:
 
 def write_thumb(thumb: Thumb, path: Path) -> str | None:
     """The image, as the model saw it (perturbed for a variant task), at most THUMB_SIZE px a side; None if written, else why not."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     if path.is_file():
         return None
@@ -355,7 +334,8 @@ def write_thumb(thumb: Thumb, path: Path) -> str | None:
         part = path.with_suffix(".part")
         image.save(part, "JPEG", quality=THUMB_QUALITY, optimize=True)
         os.replace(part, path)
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
+    except Exception as exc:  # an untrusted image may fail in any of PIL's decoders (DecompressionBombError is no OSError)
+        path.with_suffix(".part").unlink(missing_ok=True)
         return f"{type(exc).__name__}: {exc}"
     return None
 
@@ -402,6 +382,24 @@ def _readings(record: dict, kind: str, line: dict) -> tuple[str | None, str | No
     return read, other, right, unknown
 
 
+def _logged_answer(line: dict) -> str | None:
+    """The answer lmms-eval logged for a doc of a task without our records: ``filtered_resps`` (a list, or a string)."""
+    answer = line.get("filtered_resps")
+    while isinstance(answer, list) and answer:
+        answer = answer[0]
+    return answer if isinstance(answer, str) else None
+
+
+def _brief(text: str | None, limit: int = 40) -> str | None:
+    """An answer as the explorer's list shows it where no verdict was read from it."""
+    return text if text is None or len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _score(line: dict) -> bool | None:
+    score = _number(line.get("score"))
+    return None if score is None else bool(score)
+
+
 def _truth(record: dict, kind: str) -> str | None:
     if kind == "detection":
         return record.get("label")
@@ -444,7 +442,7 @@ def explorer_data(task: str, runs: list[tuple[str, Path]], *, css_model=None, na
             text_record = logged_samples._text_record(line) or {}
             kind = kind or (record_kind(record) if record else None)
             key = str(record.get("id") or text_record.get("id") or line["doc_id"])
-            text = text_record.get("prediction", line.get("filtered_resps") if isinstance(line.get("filtered_resps"), str) else None)
+            text = text_record.get("prediction", _logged_answer(line))
             question = line.get("input") if isinstance(line.get("input"), str) else None
             if key not in docs:
                 source = _image_source(line)
@@ -455,9 +453,9 @@ def explorer_data(task: str, runs: list[tuple[str, Path]], *, css_model=None, na
                 docs[key] = {"doc_id": line["doc_id"], "truth": _truth(record, kind) if record else line.get("target"),
                              "cat": record.get("category"), "q": question, "thumb": thumb.name if thumb else None,
                              "ref": "\n".join(reference) if isinstance(reference, list) else reference}
-            read, other, right, unknown = _readings(record, kind, line) if record else (None, None, None, False)
+            read, other, right, unknown = _readings(record, kind, line) if record else (_brief(text), None, _score(line), False)
             robust_spans, official_spans = _spans(text, record, kind, question) if record else ([], [])
-            answer[key] = {"text": text, "read": read, "alt": other, "ok": right, "unknown": unknown,
+            answer[key] = {"has": True, "text": text, "read": read, "alt": other, "ok": right, "unknown": unknown,
                            "failed": bool(record.get("failed")), "failure": record.get("failure"), "prompt": question,
                            "rouge": _percent(text_record.get("rouge_l")), "rouge_ev": _percent(text_record.get("rouge_l_evidence")),
                            "css": _percent(text_record.get("css")) if css is None else css[i],
@@ -496,7 +494,8 @@ def _answer_columns(answer: dict, keys: list[str], strings: Strings) -> dict:
     def number(field_name):
         return [answer[k][field_name] if k in answer else None for k in keys]
 
-    return {"text": column("text", strings), "read": column("read", strings), "alt": column("alt", strings),
+    return {"has": [int(k in answer) for k in keys],
+            "text": column("text", strings), "read": column("read", strings), "alt": column("alt", strings),
             "ok": column("ok", flag), "unknown": column("unknown", flag), "failed": column("failed", flag),
             "failure": column("failure", strings), "prompt": column("prompt", strings),
             "rouge": number("rouge"), "rouge_ev": number("rouge_ev"), "css": number("css"), "p_real": number("p_real"),
@@ -520,10 +519,6 @@ def write_thumbs(thumbs: dict[str, Thumb], folder: Path) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------------ site
-
-
-def _slug_ok(task: str) -> bool:
-    return re.fullmatch(r"[A-Za-z0-9_.-]+", task) is not None
 
 
 def write_site(paths, out_dir: str | Path, *, board_dir: str | Path, with_paper: bool = False, css_model=None) -> Path:
@@ -550,12 +545,13 @@ def write_site(paths, out_dir: str | Path, *, board_dir: str | Path, with_paper:
         family_rows, family_measured = _family(rows, base), _family(measured, base)
         robustness = leaderboard.robustness_tables(family_measured)
         for t in robustness:
-            robustness_png(t, notes, out / "img" / f"{t.slug}.png")
+            robustness_png(t, notes, files.inside(out / "img", t.slug, ".png"))
         reliability = []
         for task in [t for t in tasks if split_task_name(t)[0] == base]:
-            if (board / f"reliability_{task}.png").is_file():
-                shutil.copyfile(board / f"reliability_{task}.png", out / "img" / f"reliability_{task}.png")
-                reliability.append(f"reliability_{task}.png")
+            diagram = files.inside(board, f"reliability_{task}", ".png")  # as the leaderboard named it
+            if diagram.is_file():
+                shutil.copyfile(diagram, files.inside(out / "img", diagram.stem, ".png"))
+                reliability.append((task, diagram.name))
         sections.append(Section(base, leaderboard._label(base), leaderboard.main_table(family_rows, family_measured),
                                 leaderboard.breakdown_tables(family_rows, family_measured), robustness, reliability,
                                 [t for t in explorers if split_task_name(t)[0] == base]))
@@ -572,7 +568,7 @@ def _write_explorers(tasks: list[str], measured: list[Row], out: Path, *, css_mo
     for task in tasks:
         runs = [(r.model, logged_samples.samples_path(r.files[task], task)) for r in measured if task in r.files]
         runs = [(model, path) for model, path in runs if path.is_file()]
-        if not runs or not _slug_ok(task):
+        if not runs:
             continue
         explorer = explorer_data(task, runs, css_model=css_model, names=names)
         if explorer is None:
@@ -582,8 +578,8 @@ def _write_explorers(tasks: list[str], measured: list[Row], out: Path, *, css_mo
             print(f"fakevlm-leaderboard --html: {task}: {problem}", file=sys.stderr)
         strings, column = explorer.data["s"], explorer.data["docs"]["thumb"]
         column[:] = [-1 if i >= 0 and strings[i] in unwritten else i for i in column]
-        _write_script(explorer.data, out / "data" / f"{task}.js")
+        _write_script(explorer.data, files.inside(out / "data", task, ".js"))
         page = explorer_html(task, leaderboard._label(task), explorer.data["readings"])
-        (out / f"samples_{task}.html").write_text(page, encoding="utf-8")
+        files.inside(out, f"samples_{task}", ".html").write_text(page, encoding="utf-8")
         written.append(task)
     return written

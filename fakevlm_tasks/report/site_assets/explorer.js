@@ -13,15 +13,19 @@
   function str(i) { return i === undefined || i === null || i < 0 ? null : S[i]; }
   function node(tag, attrs, text) {
     var e = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (name) { e.setAttribute(name, attrs[name]); });
+    Object.keys(attrs || {}).forEach(function (name) {
+      if (attrs[name] !== undefined && attrs[name] !== null) e.setAttribute(name, attrs[name]);  // never class="undefined"
+    });
     if (text !== undefined && text !== null) e.textContent = text;
     return e;
   }
   function fmt(v, digits) { return v === null || v === undefined ? "–" : v.toFixed(digits); }
 
-  // What a model's answer to doc d reads as, and how it scored.
+  // What a model's answer to doc d reads as, and how it scored (a task without our records: its answer, unscored
+  // unless lmms-eval logged a score).
   function verdict(a, d) {
-    if (a.ok[d] === -1) return { text: "–", cls: "", title: "no answer logged" };
+    if (a.has[d] !== 1) return { text: "–", cls: "", title: "no answer logged" };
+    if (a.ok[d] === -1) return { text: str(a.read[d]) || "(no text)", cls: "", title: "not scored here" };
     var cls = a.failed[d] === 1 ? "failed" : a.unknown[d] === 1 ? "unknown" : a.ok[d] === 1 ? "ok" : "wrong";
     var mark = a.ok[d] === 1 ? " ✓" : " ✗";
     return { text: (str(a.read[d]) || "?") + mark, cls: cls, title: cls };
@@ -46,11 +50,11 @@
     return v === "" ? M.map(function (_, k) { return k; }) : [Number(v)];
   }
   function anyModel(models, d, test) {
-    return models.some(function (k) { return A[k].ok[d] !== -1 && test(A[k]); });
+    return models.some(function (k) { return A[k].has[d] === 1 && test(A[k]); });
   }
   function disagree(d) {
     var seen = new Set();
-    A.forEach(function (a) { if (a.ok[d] !== -1) seen.add(a.read[d]); });
+    A.forEach(function (a) { if (a.has[d] === 1) seen.add(a.read[d]); });
     return seen.size > 1;
   }
   function keep(d, models, f) {
@@ -183,7 +187,7 @@
     field(dl, "reference", str(docs.ref[d]));
     top.appendChild(dl);
     box.appendChild(top);
-    A.forEach(function (a, k) { if (a.ok[d] !== -1) box.appendChild(answerBlock(k, d)); });
+    A.forEach(function (a, k) { if (a.has[d] === 1) box.appendChild(answerBlock(k, d)); });
     box.appendChild(close);
     markCurrent();
     box.scrollIntoView({ block: "start" });
