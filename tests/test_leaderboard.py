@@ -357,6 +357,20 @@ def test_check_counts_a_requested_group_or_tag_as_present(tmp_path):
     assert cli.main(["check", str(tmp_path)]) == 0
 
 
+def test_check_reports_an_evaluation_error_in_an_lmms_eval_log_with_the_tasks_it_lost(tmp_path, capsys):
+    write_results(tmp_path / "a", "fakevlm", "pretrained=x", {"fakeclue": {"acc,none": 50.0}})
+    log = tmp_path / "sweep.log"
+    log.write_text("2025-01-01 | INFO | lmms_eval.__main__:cli_evaluate_single:731 - Selected Tasks: ['loki', 'ddvqa']\n"
+                   "Traceback (most recent call last):\n  ...\nsqlite3.DatabaseError: file is not a database\n"
+                   "2025-01-01 | ERROR | lmms_eval.__main__:cli_evaluate:614 - Error during evaluation: file is not a database. "
+                   "Please set `--verbosity=DEBUG` to get more information.\n")
+    assert cli.main(["check", str(tmp_path / "a")]) == 0
+    capsys.readouterr()
+    assert cli.main(["check", str(tmp_path / "a"), "--log", str(log)]) == cli.MISSING
+    assert (f"{log}:5: lmms-eval logged an evaluation error, so loki, ddvqa got no results: file is not a database"
+            in capsys.readouterr().err)
+
+
 def test_build_writes_the_leaderboard_and_exits_1_when_a_requested_task_is_missing(tmp_path, capsys):
     write_results(tmp_path / "a", "fakevlm", "pretrained=x", {"fakeclue": {"acc,none": 50.0}},
                   config={"resolved_cli_args": {"tasks": "fakeclue,loki"}})
@@ -671,11 +685,17 @@ def test_the_samples_carry_the_per_doc_record_the_readers_use(logged_runs):
 def test_leaderboard_cli_gives_each_reported_metric_its_interval(board):
     _, data, results = board
     rows = {(r["model"], r["metric"]): r for r in data["rows"] if r["task"] == "fakeclue"}
+    # Every draw of docs gives these the same value (no right "real" verdict; tiny is wrong on every doc):
+    # a zero-width interval says nothing, so there is none, and the reason says why.
+    constant = {("tiny", "f1"), ("tiny", "f1_fake"), ("tiny", "balanced_acc"), ("dummy", "f1"), ("dummy", "balanced_acc")}
     for name in ("tiny", "dummy"):
         model = results.model_label(results[name])
         for metric in ("acc", "f1", "f1_fake", "balanced_acc", "rouge_l", "css"):
             row = rows[(model, metric)]
             assert row["value"] == results[name]["results"]["fakeclue"][f"{metric},none"], (name, metric)
+            if (name, metric) in constant:
+                assert row["ci95"] is None and "zero-width" in row["reason"], (name, metric, row)
+                continue
             assert row["n"] == len(E2E_FAKECLUE) and row["reason"] is None, (name, metric, row["reason"])
             assert row["ci95"][0] <= row["value"] <= row["ci95"][1], (name, metric)
     dummy = results.model_label(results["dummy"])

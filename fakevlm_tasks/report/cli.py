@@ -43,15 +43,23 @@ def _stats_options() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_options() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--log", action="append", default=[], metavar="FILE",
+                        help="an lmms-eval console log to search for 'Error during evaluation' (a lost run); repeatable")
+    return parser
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog=PROG, description=leaderboard.__doc__.split("\n\n")[0],
                                   epilog=f"'{PROG} RESULTS...' is '{PROG} build RESULTS...'.")
     commands = top.add_subparsers(dest="command", metavar="{build,compare,check}", required=True)
-    stats_options = _stats_options()
+    stats_options, check_options = _stats_options(), _check_options()
 
-    build = commands.add_parser("build", parents=[stats_options], help="write the leaderboard (and with --html its site)",
+    build = commands.add_parser("build", parents=[stats_options, check_options], help="write the leaderboard (and with --html its site)",
                                 description="The paper's tables from lmms-eval results JSONs, with intervals from their samples. "
-                                            f"Exits {MISSING} (after writing) when a results file lacks a task it requested.")
+                                            f"Exits {MISSING} (after writing) when a results file lacks a task it requested "
+                                            "or a --log holds an evaluation error.")
     build.add_argument("results", nargs="+", help="lmms-eval *_results.json files, or folders searched for them")
     build.add_argument("--out", default="leaderboard", help="output folder (default: ./leaderboard)")
     build.add_argument("--with-paper", action="store_true", help="add the paper's reported numbers as labelled reference rows")
@@ -64,20 +72,21 @@ def parser() -> argparse.ArgumentParser:
     compare.add_argument("--task", required=True, help="the task to compare, e.g. fakeclue")
     compare.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    check = commands.add_parser("check", help="exit non-zero if a results file lacks a task it requested",
+    check = commands.add_parser("check", parents=[check_options], help="exit non-zero if a results file lacks a task it requested",
                                 description="Lists each task a run requested (its --tasks, its task configs, its samples files) "
-                                            f"that its results JSON lacks, and exits {MISSING} if there is one; "
-                                            f"{FAILED} if a results file cannot be read. Writes nothing.")
+                                            "that its results JSON lacks, and each evaluation error in the --log files, "
+                                            f"and exits {MISSING} if there is one; {FAILED} if a file cannot be read. Writes nothing.")
     check.add_argument("results", nargs="+", help="lmms-eval *_results.json files, or folders searched for them")
     return top
 
 
-def _print_missing(missing: list[results.Missing]) -> None:
+def _print_missing(missing: list) -> None:
     for m in missing:
         print(f"{PROG}: {m}", file=sys.stderr)
 
 
 def _build(args) -> int:
+    missing = results.check(args.results, args.log)  # before writing: an unreadable input stops the build
     settings = _settings(args)
     written = leaderboard.write_leaderboard(args.results, args.out, with_paper=args.with_paper, settings=settings)
     if args.html:
@@ -85,7 +94,6 @@ def _build(args) -> int:
                                           css_model=settings.css_model)
     print(written["markdown"].read_text(encoding="utf-8"))
     print("wrote " + ", ".join(str(p) for p in written.values()), file=sys.stderr)
-    missing = results.check(args.results)
     _print_missing(missing)
     return MISSING if missing else 0
 
@@ -97,7 +105,7 @@ def _compare(args) -> int:
 
 
 def _check(args) -> int:
-    missing = results.check(args.results)
+    missing = results.check(args.results, args.log)
     _print_missing(missing)
     if not missing:
         print(f"{PROG} check: every requested task has results", file=sys.stderr)

@@ -4,7 +4,8 @@ A file that is not a results JSON is a :class:`ResultsError` naming it (names fr
 through :mod:`fakevlm_tasks.report.files`). Runs are identified by their configuration (:func:`identity`): two
 files are one leaderboard row only if the adapter, the checkpoint (and revision) and every generation-relevant model
 argument match; a run over part of its set (``--limit``) is marked and never replaces a complete one.
-:func:`check` lists the tasks a run requested that its results lack (lmms-eval exits 0 after "Error during evaluation").
+:func:`check` lists the tasks a run requested that its results lack, and the runs an lmms-eval log says were lost
+(lmms-eval exits 0 after "Error during evaluation").
 """
 
 from __future__ import annotations
@@ -322,6 +323,45 @@ def missing_tasks(f: ResultsFile) -> list[Missing]:
     return list(out.values())
 
 
-def check(paths) -> list[Missing]:
-    """:func:`missing_tasks` of every results file named by ``paths``."""
-    return [m for f in read_all(paths) for m in missing_tasks(f)]
+#: What lmms-eval's log says before a run (``Selected Tasks: ['fakeclue', 'loki']``) and when the run is lost.
+_SELECTED = re.compile(r"Selected Tasks: (\[.*\])")
+_ERROR = re.compile(r"Error during evaluation: (.*?)(?:\. Please set `--verbosity=DEBUG`.*)?$")
+
+
+@dataclass
+class LoggedError:
+    """An "Error during evaluation" in an lmms-eval log: the run wrote no results, yet lmms-eval exited 0."""
+
+    log: Path
+    line: int
+    tasks: list[str]
+    error: str
+
+    def __str__(self) -> str:
+        lost = ", ".join(self.tasks) if self.tasks else "the run's tasks"
+        return f"{self.log}:{self.line}: lmms-eval logged an evaluation error, so {lost} got no results: {self.error}"
+
+
+def logged_errors(log: Path) -> list[LoggedError]:
+    """Each evaluation error in an lmms-eval log (its console output), with the tasks the run had selected."""
+    import ast
+
+    try:
+        text = Path(log).read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise FileNotFoundError(f"{log}: cannot be read ({exc.strerror or exc})") from exc
+    found, tasks = [], []
+    for number, line in enumerate(text.splitlines(), 1):
+        if selected := _SELECTED.search(line):
+            try:
+                tasks = [str(t) for t in ast.literal_eval(selected.group(1))]
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                tasks = []
+        elif error := _ERROR.search(line):
+            found.append(LoggedError(Path(log), number, tasks, error.group(1)))
+    return found
+
+
+def check(paths, logs=()) -> list[Missing | LoggedError]:
+    """:func:`missing_tasks` of every results file named by ``paths``, and the evaluation errors in ``logs``."""
+    return [m for f in read_all(paths) for m in missing_tasks(f)] + [e for log in logs for e in logged_errors(log)]
