@@ -8,7 +8,7 @@ Model args (``--model_args key=value,...``), defaults in brackets:
 * ``prompt_format`` [``raw``]: ``raw`` | ``train`` | ``chat`` (:mod:`fakevlm_model.prompts`).
 * ``device`` [``cuda`` if available, else ``cpu``; the local GPU under ``accelerate launch``].
 * ``dtype`` [``auto``: bfloat16 on CUDA, float32 on CPU].
-* ``batch_size`` [1], ``max_new_tokens`` [256; wins over a task's ``max_new_tokens``].
+* ``batch_size`` [1], ``max_new_tokens`` [256; wins over a task's ``max_new_tokens``; 0 or less is refused].
 * ``attn_implementation`` [FlashAttention-2 when installed on CUDA, else ``sdpa``].
 * ``backend`` [``hf``]: ``vllm`` runs generation through vLLM (untested here).
 * ``prefetch`` [on with CUDA]: prepare the next batch's images in a background thread.
@@ -40,7 +40,7 @@ from lmms_eval.api.model import lmms
 from fakevlm_model import loading
 from fakevlm_model.backends import BACKENDS, load_backend
 from fakevlm_model.batching import plan_batches, settings_key
-from fakevlm_model.generation import generation_settings, stop_strings, truncate
+from fakevlm_model.generation import generation_settings, stop_strings, token_budget, truncate
 from fakevlm_model.prompts import PROMPT_FORMATS, Prompt
 from fakevlm_model.rows import Batch, Generated, Likelihood, Row, describe, load_images
 from fakevlm_tasks.glue import sample
@@ -101,6 +101,7 @@ class FakeVLM(lmms):
             raise ValueError(f"fakevlm: batch_size={batch_size!r} must be a whole number (no 'auto')") from None
         if self.batch_size_per_gpu < 1:
             raise ValueError(f"fakevlm: batch_size must be at least 1, got {batch_size}")
+        max_new_tokens = token_budget(max_new_tokens, "fakevlm:")
 
         from accelerate import Accelerator
 
@@ -110,7 +111,7 @@ class FakeVLM(lmms):
         self.dtype = loading.resolve_dtype(dtype, self._device)
         self.pretrained = pretrained
         self.prompt_format = prompt_format
-        self.max_new_tokens = int(max_new_tokens) if max_new_tokens is not None else None
+        self.max_new_tokens = max_new_tokens
         self.prefetch = self._device.type == "cuda" if prefetch is None else bool(prefetch)
         self.failures: list[FailedSample] = []
         self._batch_cap = self.batch_size_per_gpu  # lowered after a CUDA out-of-memory error

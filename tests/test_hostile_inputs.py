@@ -206,3 +206,24 @@ def test_an_unreadable_folder_is_a_counted_skip(tmp_path, data_root, monkeypatch
     assert cli.main(["prepare", "dmimage", "--source", str(src)]) == 0
     assert skipped(data_root, "dmimage")["biggan_256/"].startswith("unreadable folder")
     assert os.path.isdir(src / "biggan_256")
+
+
+# ------------------------------------------------------------------ model args
+
+
+@pytest.mark.parametrize("value", [0, -3, "0", 1.5, "many", True])
+def test_a_token_budget_that_is_not_a_whole_number_of_at_least_one_stops_the_adapter(value):
+    from fakevlm_model.fakevlm import FakeVLM
+
+    with pytest.raises(ValueError, match=r"fakevlm: max_new_tokens=.*at least 1"):
+        FakeVLM(pretrained="/nowhere/no-such-model", device="cpu", max_new_tokens=value)
+
+
+def test_the_token_budget_is_the_model_arg_else_the_tasks_else_the_default():
+    from fakevlm_model.generation import DEFAULT_MAX_NEW_TOKENS, generation_settings
+
+    assert generation_settings({"max_new_tokens": 64}, 12)["max_new_tokens"] == 12
+    assert generation_settings({"max_new_tokens": 64}, None)["max_new_tokens"] == 64
+    assert generation_settings({}, None)["max_new_tokens"] == DEFAULT_MAX_NEW_TOKENS
+    with pytest.raises(ValueError, match="the task's generation_kwargs: max_new_tokens=0"):
+        generation_settings({"max_new_tokens": 0}, None)
