@@ -336,3 +336,105 @@ def test_an_interval_whose_metric_is_sometimes_undefined_counts_those_resamples(
     assert 0 < iv.undefined < 500
     assert iv.undefined / 500 == pytest.approx((11 / 12) ** 12, abs=0.08)
     assert math.isclose(iv.value, 1.0)
+
+
+# ------------------------------------------------------------ degenerate cases
+
+
+def _perfect_and_constant(n):
+    """Model A ranks every real above every fake; model B gives every doc the same score."""
+    labels = [REAL] * (n // 2) + [FAKE] * (n - n // 2)
+    a = stats.per_doc(labels, labels, log_odds=np.linspace(3, -3, n))
+    b = stats.per_doc(labels, [REAL] * n, log_odds=[0.5] * n)
+    return a, b
+
+
+def test_delong_with_zero_variance_gives_the_exact_permutation_p_not_zero():
+    a, b = _perfect_and_constant(6)
+    c = stats.compare(a, b, ["auc"])["auc"]
+    # Of the 2^6 swaps of A's and B's scores, only "none" and "all" keep |AUC_a - AUC_b| = 0.5.
+    assert c.diff == 0.5 and c.p_value == pytest.approx(2 / 64)
+    assert c.test == "paired permutation test (all 64 swaps of docs)"
+    assert "DeLong's variance is zero" in c.note and "zero width" in c.note
+
+
+def test_a_difference_equal_on_every_resample_gets_a_permutation_p_with_the_plus_one_correction():
+    a, b = _perfect_and_constant(30)
+    c = stats.compare(a, b, ["auc"], n_resamples=500)["auc"]
+    assert c.test == "paired permutation test (500 swaps of docs)"
+    assert c.p_value == pytest.approx(1 / 501)  # no random swap is as extreme, and p is never 0
+    assert "same difference on every resample" in c.note
+
+
+@pytest.mark.parametrize("metric", ["f1", "ece", "brier", "rouge_l"])
+def test_one_doc_gives_no_decisive_p(metric):
+    a = stats.per_doc([REAL], [REAL], log_odds=[2.0], rouge_l=[0.9])
+    b = stats.per_doc([REAL], [FAKE], log_odds=[-1.0], rouge_l=[0.1])
+    c = stats.compare(a, b, [metric])[metric]
+    assert c.p_value == 1.0 and c.test == "paired permutation test (all 2 swaps of docs)"
+    assert c.low == c.high and "zero width" in c.note
+
+
+def _swapped_runs(a_labels, a_verdicts, a_scores, b_verdicts, b_scores, mask):
+    take = np.asarray(mask, bool)
+    return (np.where(take, b_verdicts, a_verdicts), np.where(take, b_scores, a_scores),
+            np.where(take, a_verdicts, b_verdicts), np.where(take, a_scores, b_scores))
+
+
+@pytest.mark.parametrize("metric", ["f1", "auc", "brier"])
+def test_the_exact_permutation_p_is_that_of_swapping_the_answers_by_hand(metric):
+    rng = np.random.default_rng(12)
+    n = 9
+    labels = np.array([REAL, FAKE] * 4 + [REAL])
+    va, vb = rng.choice([REAL, FAKE], n), rng.choice([REAL, FAKE], n)
+    sa, sb = np.round(rng.normal(size=n), 1), np.round(rng.normal(size=n), 1)
+
+    def value(verdicts, scores):
+        return stats.point(stats.per_doc(labels, verdicts, log_odds=scores), metric)
+
+    observed = value(va, sa) - value(vb, sb)
+    as_far = 0
+    for r in range(2 ** n):
+        mask = [(r >> i) & 1 for i in range(n)]
+        a_v, a_s, b_v, b_s = _swapped_runs(labels, va, sa, vb, sb, mask)
+        as_far += abs(value(a_v, a_s) - value(b_v, b_s)) >= abs(observed) - 1e-12
+    a, b = stats.per_doc(labels, va, log_odds=sa), stats.per_doc(labels, vb, log_odds=sb)
+    p, swaps, exact = stats.permutation_p(a, b, stats.METRICS[metric])
+    assert (p, swaps, exact) == (pytest.approx(as_far / 2 ** n), 2 ** n, True)
+
+
+@pytest.mark.parametrize("right", [True, False])
+def test_accuracy_at_the_boundary_gets_the_exact_clopper_pearson_interval(right):
+    labels = [REAL] * 12 + [FAKE] * 12
+    verdicts = labels if right else [FAKE] * 12 + [REAL] * 12
+    iv = stats.intervals(stats.per_doc(labels, verdicts), ["acc"])["acc"]
+    # All n right: the lower bound solves p^n = 0.025; all wrong, by symmetry.
+    bound = 0.025 ** (1 / 24)
+    assert (iv.low, iv.high) == (pytest.approx(bound), 1.0) if right else (0.0, pytest.approx(1 - bound))
+    assert round(100 * bound, 1) == 85.8
+    assert iv.exact and "Clopper-Pearson" in iv.method and "Clopper-Pearson" in iv.note
+
+
+def test_clustered_accuracy_at_the_boundary_counts_each_cluster_as_one_trial():
+    labels = [REAL, REAL, FAKE, FAKE] * 6
+    iv = stats.intervals(stats.per_doc(labels, labels, clusters=np.arange(24) // 4), ["acc"])["acc"]
+    assert iv.low == pytest.approx(0.025 ** (1 / 6)) and "of 6 clusters" in iv.note
+
+
+def test_a_zero_width_interval_without_an_exact_method_is_marked_degenerate():
+    labels = [REAL] * 12 + [FAKE] * 12
+    iv = stats.intervals(stats.per_doc(labels, labels), ["f1"])["f1"]
+    assert (iv.value, iv.low, iv.high) == (1.0, 1.0, 1.0)
+    assert iv.degenerate and "zero-width" in iv.note
+
+
+def test_a_value_outside_its_own_bootstrap_interval_is_flagged():
+    # Perfectly calibrated: 3 of the 10 docs at P(real) = 0.3 are real, 7 of the 10 at 0.7. ECE is 0, and
+    # almost every resample puts some gap in a bin, so the bootstrap interval lies above the value.
+    p = np.r_[[0.3] * 10, [0.7] * 10]
+    real = np.r_[[1] * 3, [0] * 7, [1] * 7, [0] * 3].astype(bool)
+    d = stats.per_doc(np.where(real, REAL, FAKE), [REAL] * 20, log_odds=special.logit(p))
+    iv = stats.intervals(d, ["ece", "brier"])
+    assert iv["ece"].value == pytest.approx(0.0, abs=1e-12) and iv["ece"].low > 0
+    assert iv["ece"].outside and "outside its own bootstrap interval" in iv["ece"].note
+    assert not iv["brier"].outside and iv["brier"].note is None

@@ -97,7 +97,8 @@ def _reproduces(metric: str, recomputed: float, reported) -> str | None:
 
 def _row(run: Run, metric: str, value, **extra) -> dict:
     base = {"model": run.model, "task": run.task, "metric": metric, "value": value, "ci95": None, "n": None,
-            "n_clusters": None, "source": "results", "method": None, "reason": None}
+            "n_clusters": None, "source": "results", "method": None, "reason": None, "note": None,
+            "point_outside_ci": None}
     return {**base, **extra}
 
 
@@ -137,18 +138,26 @@ def estimates(run: Run, settings: Settings) -> list[dict]:
 
 
 def _interval_fields(iv: stats.Interval) -> dict:
-    return {"ci95": [100 * iv.low, 100 * iv.high], "n": iv.n, "n_clusters": iv.n_clusters, "method": iv.method}
+    """A row's interval: ``note`` says what a reader must know (an exact interval, a value outside its interval);
+    a zero-width bootstrap interval is no interval at all, and its note becomes the ``reason``."""
+    fields = {"n": iv.n, "n_clusters": iv.n_clusters, "note": iv.note, "point_outside_ci": iv.outside}
+    if iv.degenerate:
+        return {**fields, "ci95": None, "method": None, "reason": iv.note}
+    return {**fields, "ci95": [100 * iv.low, 100 * iv.high], "method": iv.method}
 
 
 # ------------------------------------------------------------------- comparisons
 
 
 def comparison_fields(c: stats.Comparison | str) -> dict:
-    """One metric of a comparison as JSON: x100 values, ``diff`` = A - B, its ``ci95``, ``p_value`` and ``test``."""
+    """One metric of a comparison as JSON: x100 values, ``diff`` = A - B, its ``ci95``, ``p_value`` and ``test``;
+    ``note`` says why the usual test was replaced, and a zero-width interval is left out (``ci95`` None)."""
     if isinstance(c, str):
-        return {"a": None, "b": None, "diff": None, "ci95": None, "p_value": None, "test": None, "reason": c}
-    return {"a": 100 * c.a, "b": 100 * c.b, "diff": 100 * c.diff, "ci95": [100 * c.low, 100 * c.high],
-            "p_value": c.p_value, "test": c.test, "ci_method": c.ci_method, "n": c.n, "reason": None}
+        return {"a": None, "b": None, "diff": None, "ci95": None, "p_value": None, "test": None, "reason": c,
+                "note": None}
+    return {"a": 100 * c.a, "b": 100 * c.b, "diff": 100 * c.diff,
+            "ci95": None if c.low == c.high else [100 * c.low, 100 * c.high],
+            "p_value": c.p_value, "test": c.test, "ci_method": c.ci_method, "n": c.n, "reason": None, "note": c.note}
 
 
 def compare_runs(a: Run, b: Run, metrics: list[str], settings: Settings) -> dict[str, stats.Comparison | str]:
@@ -198,6 +207,7 @@ def significance(runs: list[Run], settings: Settings) -> list[dict]:
             c = str(exc)
         fields = comparison_fields(c)
         entry.update(diff=fields["diff"], ci95=fields["ci95"], p_value=fields["p_value"], test=fields["test"],
-                     tied_with_best=None if fields["p_value"] is None else fields["p_value"] >= ALPHA, reason=fields["reason"])
+                     tied_with_best=None if fields["p_value"] is None else fields["p_value"] >= ALPHA, reason=fields["reason"],
+                     note=fields["note"])
         out.append(entry)
     return out

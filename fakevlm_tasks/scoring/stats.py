@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from scipy import sparse, special
@@ -33,6 +33,11 @@ ECE_BINS = 10
 FPR_POINTS = {"tpr_at_fpr_1": 0.01, "tpr_at_fpr_5": 0.05}
 #: Resampled weights are built this many matrix cells at a time (bounds memory).
 _CHUNK_CELLS = 2_000_000
+#: Up to this many docs (clusters) a paired comparison's p comes from the exact permutation test over all 2^n
+#: swaps: the bootstrap and DeLong's normal approximation need more, and 2^12 swaps are still quick.
+EXACT_PERMUTATION_MAX = 12
+#: Metrics that are a share of docs answered right: at 0% or 100% their interval is Clopper-Pearson's.
+PROPORTIONS = ("acc", "real_acc", "fake_acc")
 
 REAL, FAKE, UNKNOWN = "real", "fake", "unknown"
 
@@ -243,7 +248,12 @@ class _Levelled:
 
 
 def _auc_from(pos: _Levelled, neg: _Levelled) -> np.ndarray:
-    """Mann-Whitney AUC, levels ascending in score: pairs with the positive higher, ties one half."""
+    """Mann-Whitney AUC, levels ascending in score: pairs with the positive higher, ties one half.
+
+    The tasks' AUC is scikit-learn's (:func:`fakevlm_tasks.scoring.metrics.roc_auc`), which
+    takes one weighting per call; the bootstrap needs thousands at once, so this kernel
+    computes them in one pass (tests/test_stats.py checks it against scikit-learn per resample).
+    """
     wins = np.einsum("kb,kb->b", pos.per_level, neg.running) - 0.5 * np.einsum("kb,kb->b", pos.per_level, neg.per_level)
     return ratio(wins, pos.total * neg.total)
 
@@ -444,15 +454,20 @@ METRICS = {
 }
 
 
+def _covered(d: PerDoc, metric: str) -> np.ndarray:
+    """The docs a metric is computed over."""
+    if metric in ("rouge_l", "css"):
+        return ~np.isnan(getattr(d, metric))
+    if metric in ("real_acc", "real_f1"):
+        return d.detection & d.label_real
+    if metric in ("fake_acc", "fake_f1"):
+        return d.detection & ~d.label_real
+    return d.detection
+
+
 def coverage(d: PerDoc, metric: str) -> int:
     """How many docs a metric is computed over (its n)."""
-    if metric in ("rouge_l", "css"):
-        return int((~np.isnan(getattr(d, metric))).sum())
-    if metric in ("real_acc", "real_f1"):
-        return int((d.detection & d.label_real).sum())
-    if metric in ("fake_acc", "fake_f1"):
-        return int((d.detection & ~d.label_real).sum())
-    return int(d.detection.sum())
+    return int(_covered(d, metric).sum())
 
 
 def point(d: PerDoc, metric: str) -> float:
@@ -479,11 +494,25 @@ class Interval:
     clustered: bool
     n_resamples: int
     undefined: int  # resamples where the metric was undefined (dropped from the percentiles)
+    note: str | None = None  # what a reader must know: an exact interval, no spread, a point outside its interval
+    exact: bool = False  # low and high are the exact Clopper-Pearson interval, not the bootstrap's
 
     @property
     def method(self) -> str:
         unit = "clusters" if self.clustered else "docs"
+        if self.exact:
+            return f"exact Clopper-Pearson (binomial) interval over {unit}"
         return f"percentile bootstrap over {unit}, {self.n_resamples} resamples"
+
+    @property
+    def degenerate(self) -> bool:
+        """A bootstrap interval of zero width: every resample gave the value, which says nothing of its precision."""
+        return not self.exact and self.low == self.high
+
+    @property
+    def outside(self) -> bool:
+        """The value lies outside its own interval (the metric is biased at this n: ECE, say)."""
+        return not self.low - 1e-12 <= self.value <= self.high + 1e-12
 
 
 def _points(docs: Sequence[PerDoc], metrics: Sequence[str]) -> tuple[dict[str, list[float]], dict[str, str]]:
@@ -529,9 +558,10 @@ def intervals(d: PerDoc, metrics: Sequence[str], *, confidence: float = CONFIDEN
     on one image move together), drawn by :func:`resample_counts` from ``seed``. Each
     resample redraws the whole task and each metric is computed on the docs it covers
     in that resample; a resample where it is undefined (say, no real doc drawn for F1)
-    is dropped and counted in ``undefined``. When every doc agrees (100% accuracy) the
-    interval collapses to the point: the bootstrap cannot see beyond the sample, so read
-    it with ``n``. Returns {metric: Interval, or the reason it is unavailable}.
+    is dropped and counted in ``undefined``. Where the bootstrap cannot vary, a proportion
+    at 0% or 100% gets the exact Clopper-Pearson interval and any other zero-width interval
+    is marked ``degenerate``; a value outside its own interval is flagged (``outside``);
+    each with a ``note`` (:func:`_qualified`). Returns {metric: Interval, or the reason it is unavailable}.
     """
     values, out = _points([d], metrics)
     reps = _replicates([d], list(values), n_resamples, seed)
@@ -542,8 +572,35 @@ def intervals(d: PerDoc, metrics: Sequence[str], *, confidence: float = CONFIDEN
             out[m] = f"{m} is undefined on every resample"
             continue
         low, high = _percentiles(resampled, confidence)
-        out[m] = Interval(m, value, low, high, coverage(d, m), d.n_clusters, d.clustered, n_resamples, undefined)
+        out[m] = _qualified(Interval(m, value, low, high, coverage(d, m), d.n_clusters, d.clustered, n_resamples,
+                                     undefined), d, confidence)
     return {m: out[m] for m in metrics}
+
+
+def clopper_pearson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The exact binomial interval of k successes in n trials (scipy)."""
+    ci = scipy_stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+def _qualified(iv: Interval, d: PerDoc, confidence: float) -> Interval:
+    """``iv`` where the bootstrap says too little: a proportion at 0% or 100% gets Clopper-Pearson's exact interval
+    (over clusters when docs are clustered: each then counts as one trial, which errs wide); any other interval of
+    zero width, and a value outside its own interval, get a note saying so."""
+    if iv.metric in PROPORTIONS and iv.value in (0.0, 1.0):
+        trials = iv.n if not d.clustered else len(np.unique(d.cluster[_covered(d, iv.metric)]))
+        unit = "clusters" if d.clustered else "docs"
+        low, high = clopper_pearson(int(iv.value) * trials, trials, confidence)
+        return replace(iv, low=low, high=high, exact=True,
+                       note=f"{iv.metric} is {100 * iv.value:.0f}% of {trials} {unit}: every resample gives the "
+                            "same value, so the interval is the exact binomial (Clopper-Pearson) one")
+    if iv.degenerate:
+        return replace(iv, note=f"every resample gives {iv.metric} = {iv.value:.6g} ({iv.n} docs): a zero-width "
+                                "interval that says nothing of its precision, and no exact interval exists for it")
+    if iv.outside:
+        return replace(iv, note=f"the value lies outside its own bootstrap interval [{iv.low:.6g}, {iv.high:.6g}]: "
+                                f"{iv.metric} is biased at n = {iv.n}, so read the interval with care")
+    return iv
 
 
 # ---------------------------------------------------------------------- paired tests
@@ -562,6 +619,7 @@ class Comparison:
     test: str
     ci_method: str
     n: int
+    note: str | None = None  # why the usual test was replaced, or that the interval has no width
 
     @property
     def diff(self) -> float:
@@ -628,7 +686,13 @@ def compare(a: PerDoc, b: PerDoc, metrics: Sequence[str], *, confidence: float =
       - everything else, and every metric on clustered docs (where McNemar and DeLong
         would take correlated docs for independent ones): the paired bootstrap, both
         models on the same resamples of docs or clusters; the percentile interval of the
-        difference, and p = twice the smaller share of differences on either side of 0.
+        difference, and p = twice the smaller share of differences on either side of 0
+        (+1 correction: never 0).
+      - where those have too little to go on, p from the paired permutation test
+        (:func:`permutation_p`): exact with up to :data:`EXACT_PERMUTATION_MAX` docs or
+        clusters (every metric but ``acc``, whose McNemar test is exact), random swaps
+        when DeLong's variance is zero or every resample gives the same difference; the
+        Comparison's ``note`` says so, and that a zero-width interval has no width.
     Returns {metric: Comparison, or the reason it is unavailable}.
     """
     if a.n != b.n or not (np.array_equal(a.label_real, b.label_real) and np.array_equal(a.detection, b.detection)):
@@ -648,13 +712,78 @@ def compare(a: PerDoc, b: PerDoc, metrics: Sequence[str], *, confidence: float =
             continue
         low, high = _percentiles(diffs, confidence)
         result = Comparison(m, va, vb, low, high, _bootstrap_p(diffs), boot, f"percentile, {boot}", coverage(a, m))
+        why = None
         if not a.clustered and m in _EXACT_TESTS:
             try:
                 result = _EXACT_TESTS[m](a, b, result, confidence)
-            except Unavailable:
-                pass  # too few docs for the exact test: the bootstrap's answer stands
-        out[m] = result
+            except Unavailable as exc:
+                why = str(exc)  # the bootstrap's answer stands, unless it is degenerate too (below)
+        out[m] = _guarded(result, why, a, b, METRICS[m], n_resamples, seed)
     return {m: out[m] for m in metrics}
+
+
+def _guarded(c: Comparison, why: str | None, a: PerDoc, b: PerDoc, kernel, n_resamples: int, seed: int) -> Comparison:
+    """``c``, unless its p would be decisive for want of data: with few docs (clusters), or a difference that is the
+    same on every resample, p comes from the paired permutation test; a zero-width interval says so."""
+    notes = [why] if why else []
+    flat = c.low == c.high
+    small = a.n_clusters <= EXACT_PERMUTATION_MAX
+    if not c.test.startswith("McNemar") and (small or (flat and c.diff != 0)):
+        unit = ("cluster" if a.clustered else "doc") + ("s" if a.n_clusters != 1 else "")
+        method = "DeLong's test" if c.test == "DeLong" else "the paired bootstrap"
+        if small:
+            notes.append(f"{a.n_clusters} {unit}: too few for {method}, p is the exact permutation test's")
+        else:
+            notes.append(f"{method} gives the same difference on every resample: p is the permutation test's")
+        p, swaps, exact = permutation_p(a, b, kernel, n_resamples, seed)
+        c = replace(c, p_value=p, test=f"paired permutation test ({'all ' if exact else ''}{swaps} swaps of "
+                                       f"{'clusters' if a.clustered else 'docs'})")
+    if flat:
+        notes.append("the interval has zero width: every resample gives the same difference, which says "
+                     "nothing of its precision")
+    return replace(c, note="; ".join(notes) or None)
+
+
+def _side_by_side(a: PerDoc, b: PerDoc) -> PerDoc:
+    """A's docs then B's (2n docs), so that weights over them can give each doc A's answer or B's."""
+    def both(x, y):
+        return np.concatenate([x, y]) if isinstance(x, np.ndarray) else x
+    joined = {f.name: both(getattr(a, f.name), getattr(b, f.name)) for f in fields(PerDoc)}
+    return PerDoc(**{**joined, "has_verdict": a.has_verdict and b.has_verdict})
+
+
+def permutation_p(a: PerDoc, b: PerDoc, kernel, n_resamples: int = DEFAULT_RESAMPLES,
+                  seed: int = DEFAULT_SEED) -> tuple[float, int, bool]:
+    """Two-sided p of the paired permutation test of ``kernel``(A) - ``kernel``(B): ``(p, swaps, exact)``.
+
+    Under "no difference" the two answers on each doc (each cluster) are exchangeable, so
+    each swap of A's and B's answers on a subset of docs is as likely as the observed runs;
+    p is the share of swaps whose difference is at least as far from 0 as the observed one.
+    Up to :data:`EXACT_PERMUTATION_MAX` clusters all 2^n swaps are enumerated (exact);
+    beyond, ``n_resamples`` random swaps from ``seed``, with the +1 correction. The kernel
+    runs on A's and B's docs side by side, weights choosing whose answer each doc has.
+    """
+    k = a.n_clusters
+    joined = _side_by_side(a, b)
+    exact = k <= EXACT_PERMUTATION_MAX
+    if exact:
+        swaps = (np.arange(2 ** k)[None, :] >> np.arange(k)[:, None]) & 1  # column r: the bits of r; 0: as observed
+    else:
+        swaps = np.random.default_rng(seed).integers(0, 2, size=(k, n_resamples + 1), dtype=np.int8)
+        swaps[:, 0] = 0  # the observed runs, then the random swaps
+    diffs = []
+    chunk = max(1, _CHUNK_CELLS // (2 * a.n))
+    for start in range(0, swaps.shape[1], chunk):
+        swapped = swaps[a.cluster, start:start + chunk].astype(float)  # per doc: 1 where B's answer goes to A
+        with_a = Weights(np.vstack([1 - swapped, swapped]))
+        with_b = Weights(np.vstack([swapped, 1 - swapped]))
+        diffs.append(kernel(joined, with_a) - kernel(joined, with_b))
+    diffs = np.concatenate(diffs)
+    observed, diffs = diffs[0], (diffs if exact else diffs[1:])
+    diffs = diffs[~np.isnan(diffs)]
+    as_far = int((np.abs(diffs) >= abs(observed) - 1e-12).sum())
+    p = as_far / len(diffs) if exact else (as_far + 1) / (len(diffs) + 1)
+    return min(1.0, float(p)), int(swaps.shape[1] if exact else n_resamples), exact
 
 
 def _mcnemar_comparison(a: PerDoc, b: PerDoc, boot: Comparison, confidence: float) -> Comparison:
@@ -666,9 +795,11 @@ def _mcnemar_comparison(a: PerDoc, b: PerDoc, boot: Comparison, confidence: floa
 def _delong_comparison(a: PerDoc, b: PerDoc, boot: Comparison, confidence: float) -> Comparison:
     det = a.detection
     _, _, var = delong(a.label_real[det], _scores(a)[det], _scores(b)[det])
-    sd = math.sqrt(max(var, 0.0))
+    if var <= 1e-15:  # both models rank every pair the same way on every doc: no normal approximation to use
+        raise Unavailable("DeLong's variance is zero (each model ranks all its pairs of docs alike)")
+    sd = math.sqrt(var)
     half = float(scipy_stats.norm.ppf(0.5 + confidence / 2)) * sd
-    p = float(2 * scipy_stats.norm.sf(abs(boot.diff) / sd)) if sd > 0 else (1.0 if boot.diff == 0 else 0.0)
+    p = float(2 * scipy_stats.norm.sf(abs(boot.diff) / sd))
     return replace(boot, low=boot.diff - half, high=boot.diff + half, p_value=p, test="DeLong",
                    ci_method="normal, DeLong variance")
 
