@@ -223,6 +223,17 @@ def test_a_checksum_mismatch_is_an_error_naming_the_file(hub, tmp_path):
     assert not (tmp_path / "data" / "fakeclue").exists()
 
 
+def test_an_archive_with_a_member_leaving_its_folder_is_refused_and_nothing_lands_outside(hub, tmp_path):
+    files = fakeclue_files()
+    files["test.zip"] = zip_bytes({"test/" + FAKECLUE[0][0]: png_bytes(), "../../../../../escaped.txt": b"out"})
+    hub.publish("lingcco/FakeClue", files)
+    proc = download(hub_env(hub, tmp_path), "fakeclue")
+    assert proc.returncode == 2
+    assert "refused to extract lingcco/FakeClue/test.zip" in proc.stderr and "leaves the folder" in proc.stderr
+    assert not list(tmp_path.parent.rglob("escaped.txt"))
+    assert not (tmp_path / "data" / "fakeclue").exists()
+
+
 # ------------------------------------------------------------------ safe extraction (no Hub needed)
 
 

@@ -112,7 +112,7 @@ def download(args) -> int:
         out = hub.download_and_prepare(bench, args.split, annotations=args.annotations,
                                        force_download=args.force_download, strict=args.strict,
                                        check_images=not args.no_image_check)
-    except DataError as exc:
+    except (DataError, OSError) as exc:
         print(f"fakevlm-data: error: {exc}", file=sys.stderr)
         return 2
     print(f"{bench.name} {args.split}: {out.source['repo']} at {out.source['revision']}\n"

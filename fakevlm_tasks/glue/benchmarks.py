@@ -51,7 +51,8 @@ class HubSource:
     lists the image paths those annotations name, from which the download finds where in the archive they
     point. ``annotations_elsewhere``: when the repo does not carry the annotations, the command that fetches
     them and the ``--annotations`` path it leaves. ``evaluated``: the split the tasks evaluate (the
-    others are downloaded for training and not prepared).
+    others are downloaded for training and not prepared). The preparer is then run with ``--annotations``
+    (the file, or the folder of several) and ``--images`` (the extracted image root).
     """
 
     repo_id: str
@@ -76,7 +77,7 @@ class Benchmark:
     the folder's ``doc_to_text = prompted({family: suffix})`` hook.) ``variants``: perturbation names (``fakevlm_tasks.glue.perturb.PERTURBATIONS``) to generate
     variant tasks for, per task. ``write_miniature(root) -> argv``: writes a tiny copy of
     the official format under ``root`` and returns the ``fakevlm-data prepare <name>``
-    arguments that prepare it (the generic tests run it).
+    arguments that prepare it (the generic tests run it). ``hub``: where its files are on the Hugging Face Hub.
     """
 
     name: str

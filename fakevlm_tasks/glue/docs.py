@@ -36,7 +36,7 @@ def _first_use(name: str, path) -> None:
                                    f"{hub.download_command(bench)}\n{manual}")
     try:
         hub.ensure_prepared(name)
-    except DataError as exc:
+    except (DataError, OSError) as exc:  # OSError: a data root that cannot be written, a full disk
         raise DataNotPreparedError(f"The '{name}' data is not prepared ({path}) and could not be fetched from the "
                                    f"Hub:\n{exc}\n{manual}") from None
     if not path.is_file():

@@ -176,7 +176,7 @@ def fetch(bench: Benchmark, split: str, *, annotations: Path | None = None, forc
         raise HubError(f"{bench.name}: --annotations {annotations} does not exist")
     archive = hub.archives[split]
     if listing is not None and archive in listing:
-        _check_space(2 * listing[archive].size, data_root(), f"{hub.repo_id}/{archive} (download and extraction)")
+        _check_room_for(listing[archive].size, f"{hub.repo_id}/{archive}")
     local = _download(bench, split, archive, revision, force_download, required=True)
     commit = _commit_of(local) or revision
     blob = _checked(hub, archive, local, listing)
@@ -315,6 +315,20 @@ def _write_json(path: Path, value) -> None:
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(value, indent=1), encoding="utf-8")
     tmp.replace(path)
+
+
+def _check_room_for(size: int, what: str) -> None:
+    """Before downloading an archive of ``size`` bytes: room for it in the Hub cache and for its extraction."""
+    from huggingface_hub import constants
+
+    cache, data = Path(constants.HF_HUB_CACHE), data_root()
+    for folder in (cache, data):
+        folder.mkdir(parents=True, exist_ok=True)
+    if cache.stat().st_dev == data.stat().st_dev:
+        _check_space(2 * size, data, f"{what} (download and extraction, one disk)")
+    else:
+        _check_space(size, cache, f"{what} (download)")
+        _check_space(size, data, f"{what} (extraction)")
 
 
 def _check_space(needed: int, where: Path, what: str) -> None:
