@@ -1,4 +1,4 @@
-"""lmms-eval entry point: registers the ``fakevlm`` model and makes this project's tasks visible.
+"""lmms-eval entry point: registers the ``fakevlm``, ``detector`` and ``replay`` models and makes this project's tasks visible.
 
 lmms-eval loads the ``lmms_eval.models`` entry-point group when ``lmms_eval.models`` is
 imported, which its CLI does before it builds the ``TaskManager``. lmms-eval has no task
@@ -29,4 +29,5 @@ def manifests():
     except Exception as exc:  # the tasks then report missing verdict scores under --use_cache
         logger.warning(f"fakevlm-eval: verdict scores will not survive lmms-eval's --use_cache ({exc})")
     return [ModelManifest(model_id="fakevlm", simple_class_path="fakevlm_model.fakevlm.FakeVLM"),
-            ModelManifest(model_id="detector", simple_class_path="fakevlm_model.detector.Detector")]
+            ModelManifest(model_id="detector", simple_class_path="fakevlm_model.detector.Detector"),
+            ModelManifest(model_id="replay", simple_class_path="fakevlm_model.replay.Replay")]

@@ -29,7 +29,7 @@ BIN = Path(sys.executable).parent
 LIST_TASKS = "lmms-eval --tasks list"
 LIST_TASKS_SUBCOMMAND = "lmms-eval tasks list --include-path $(python -m fakevlm_tasks --path)"
 LIST_MODELS = "python -c \"from lmms_eval.models import list_available_models; print('\\n'.join(list_available_models()))\""
-OUR_MODELS = {"fakevlm", "detector"}
+OUR_MODELS = {"fakevlm", "detector", "replay"}
 
 
 class _NamesOnly(yaml.SafeLoader):

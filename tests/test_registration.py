@@ -75,7 +75,7 @@ def test_plugin_entry_point_never_raises_and_points_to_include_path(monkeypatch)
         manifests = plugin.manifests()
     finally:
         logger.remove(sink)
-    assert {m.model_id for m in manifests} == {"fakevlm", "detector"}
+    assert {m.model_id for m in manifests} == {"fakevlm", "detector", "replay"}
     assert any("--include_path" in str(m) for m in messages)
 
 
