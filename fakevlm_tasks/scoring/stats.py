@@ -735,9 +735,13 @@ def _guarded(c: Comparison, why: str | None, a: PerDoc, b: PerDoc, kernel, n_res
             notes.append(f"{a.n_clusters} {unit}: too few for {method}, p is the exact permutation test's")
         else:
             notes.append(f"{method} gives the same difference on every resample: p is the permutation test's")
-        p, swaps, exact = permutation_p(a, b, kernel, n_resamples, seed)
-        c = replace(c, p_value=p, test=f"paired permutation test ({'all ' if exact else ''}{swaps} swaps of "
-                                       f"{'clusters' if a.clustered else 'docs'})")
+        try:
+            p, swaps, exact = permutation_p(a, b, kernel, n_resamples, seed)
+        except Unavailable as exc:
+            notes.append(f"nor can the permutation test be run ({exc}): read p with care")
+        else:
+            c = replace(c, p_value=p, test=f"paired permutation test ({'all ' if exact else ''}{swaps} swaps of "
+                                           f"{'clusters' if a.clustered else 'docs'})")
     if flat:
         notes.append("the interval has zero width: every resample gives the same difference, which says "
                      "nothing of its precision")
