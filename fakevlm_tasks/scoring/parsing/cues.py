@@ -14,6 +14,7 @@ _CUE_GROUPS = (
     ("neutral", None, False, r"""
         real[\s-](?:world|life|time|estate|looking)
       | photo[\s-]?realistic(?:ally)?
+      | (?:well|realistically|accurately|faithfully|naturally|nicely|finely|clearly|highly)[\s-]rendered
     """),
     ("real_strong", REAL, True, r"""
         (?:taken|captured|shot|photographed|recorded)\s(?:\w+\s){0,3}?(?:in|from)\s(?:the\s)?real[\s-]world
@@ -28,10 +29,12 @@ _CUE_GROUPS = (
         ai[\s-]?(?:generated|generation|created|made|synthesi[sz]ed|rendered|art|artwork|images?)
       | (?:created|made|produced|drawn|painted|rendered)\s(?:by|with|using)\s(?:an?\s|the\s)?
             (?:ai|gan|gans|diffusion|generative|computer|neural\snetwork|algorithm)
-      | computer[\s-]generated | cgi
+      | (?:created|made|produced|generated|output)\s(?:by|with|from)\s(?:an?\s|the\s)?(?:image\s)?generators?
+      | computer[\s-]generated | cgi | 3d[\s-]render(?:ed|ing|s)? | render(?:ed|s)? | (?<=\ba\s)render
+      | diffusion[\s-](?:output|generated|images?)
       | artificially\s(?:generated|created|made|produced)
       | generated | generation\sartifacts?
-      | synthetic(?:ally)? | synthesi[sz]ed
+      | synthetic(?:ally)? | synthesi[sz](?:ed|es|ing|e)? | synthesis\sartifacts?
       | fake[sd]? | fakery
       | deep[\s-]?fakes? | face[\s-]?swap(?:s|ped|ping)?
       | manipulat(?:ed|ion|ions|ing)
@@ -46,7 +49,7 @@ _CUE_GROUPS = (
     """),
     ("fake_weak", FAKE, False, r"""
         unreal(?:istic(?:ally)?)? | (?:not|isnt|hardly)\s(?:very\s|quite\s|entirely\s)?realistic
-      | unnatural(?:ly)? | artificial(?:ly)?
+      | unnatural(?:ly)? | artificial(?:ly)? | rendering
     """),
 )
 _CUE_RE = re.compile(
@@ -66,9 +69,50 @@ _NEGATORS = {
     **dict.fromkeys(("without", "none", "neither", "nor", "unlikely", "unlike",
                      "hardly", "barely"), _SHORT_REACH),
 }
+# A negation reaches a cue at any distance within its clause when it negates the evidence
+# for it ("no visible fusion artifacts or inconsistencies in skin color that would suggest
+# manipulation", "I can't find convincing evidence that this photo was produced by a
+# generator"): an evidence word within its reach, or a relative clause that draws the cue.
+_EVIDENCE_WORDS = frozenset((
+    "evidence", "sign", "signs", "indication", "indications", "indicator", "indicators", "trace", "traces",
+    "proof", "hint", "hints", "artifact", "artifacts", "anomaly", "anomalies", "inconsistency",
+    "inconsistencies", "giveaway", "giveaways", "telltale", "hallmarks", "reason"))
+# ... but not past the clause's own verb: "the absence of artifacts suggests that it is real".
+_CLAIM_VERBS = frozenset(("suggest", "suggests", "indicate", "indicates", "show", "shows", "mean", "means", "imply",
+                          "implies", "support", "supports", "confirm", "confirms", "point", "points"))
+_AUXILIARIES = frozenset(("that", "which", "would", "could", "might", "may", "can", "to", "typically", "usually",
+                          "often", "commonly", "normally", "generally"))
+_DRAWN_BY_RE = re.compile(
+    r"\b(?:that|which)\s(?:\w+\s){0,2}(?:suggest|indicate|imply|point|reveal|betray|signal|show|hint|mark)\w*\b")
+# Cues that assert nothing: in a heading or a field's name (what comes before a colon, with
+# no verb and no negation: "Forgery type: None", "Signs of digital editing or AI generation:"),
+# and after "whether"/"if" ("determine whether it has been tampered with") or "you" ("you can
+# make an informed decision about its authenticity").
+_VERB_RE = re.compile(r"\b(?:is|are|was|were|be|been|am|appears?|seems?|looks?|has|have|had|shows?|suggests?"
+                      r"|indicates?|exhibits?|contains?|displays?|reveals?|points?|detected|found|present|visible|evident)\b")
+_UNASSERTED_RE = re.compile(r"\bwhether\b|(?<!\bas\s)(?<!\beven\s)\bif\b"
+    r"|\byou\s(?:can|could|should|may|might|would|will)\s(?:\w+\s)?(?:make|decide|determine|check|look|use|assess|evaluate"
+    r"|judge|verify|consider|analy[sz]e)\b|\bhelp\syou\b")
+# ... and authenticity as what is to be checked ("to assess its authenticity").
+_CHECKED_RE = re.compile(r"\b(?:assess|determin|evaluat|verif|check|judg|examin|analy[sz]|establish|confirm|question)\w*"
+                         r"\s(?:the\s|its\s|their\s|this\s)?$")
+# "Real" said of something other than the image ("real military vehicles have standardized
+# markings", "a photograph of a real strawberry") is a comparison or a detail: a weak cue.
+_OTHER_NOUN_RE = re.compile(
+    r"[\s-]+(?!(?:image|photo|photograph|picture|pic|one|shot|snapshot|capture|footage|and|or|but|nor|not|though"
+    r"|although|however|yet|so|because|since|as|to|in|of|with|for|on|at|by|from|that|which|the|a|an|this|it|its|while"
+    r"|whereas|if|when|than|despite|given|based|too|also|enough|rather|instead|[a-z]+ly|is|are|was|were|be|been)\b)"
+    r"[a-z]{3,}\b")
 # A Chinese character counts as one word: what is left of Chinese text after the
 # glossary below must still keep a negation from reaching far.
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[\u4e00-\u9fff]")
+# A class named as a kind of thing ("typical of AI-generated images", "than real smoke", "in
+# real photography", "explosions are usually captured by professional cameras") is a
+# comparison, not a verdict on this image: such a cue is weak.
+_GENERIC_BEFORE_RE = re.compile(
+    r"\b(?:in|of|than|from|like|unlike|for|with|by|to|as|among|about|on)\s(?:(?:many|most|other|typical|some|all)\s)?$")
+_GENERIC_ADVERB_RE = re.compile(r"\b(?:usually|typically|often|generally|normally|commonly|tend\sto)\b")
+_GENERIC_AFTER_RE = re.compile(r"[\s-]+(?:images|photos|photographs|pictures|content|media|imagery|generators|models|tools)\b")
 
 # "real or fake", "real/fake", "real vs. AI-generated": naming both classes decides nothing.
 _ALTERNATIVE_RE = re.compile(r"\s*(?:or|/|vs\.?|versus|nor|and)\s*(?:an?\s+|the\s+)?")
@@ -86,11 +130,11 @@ _NEGATION_STOP_RE = re.compile(
 )
 # A cue is "about the image" when it qualifies the image itself ("a fake image", "it is
 # fake", "but is actually fake") rather than a detail ("the lighting looks fake").
-_SUBJECT = r"(?:it|this|that|image|photo|photograph|picture|pic|one|artwork)"
-_COPULA = r"(?:is|was|be|looks?|appears?|seems?|has\sbeen)"
+_SUBJECT = r"(?:it|this|that|image|photo|photograph|picture|pic|one|artwork|media)"
+_COPULA = r"(?:is|was|be|looks?|appears?|seems?|has\sbeen|as)"
 _ABOUT_IMAGE_BEFORE_RE = re.compile(
     rf"(?:\b{_SUBJECT}(?:'s|\s(?:\w+\s)?{_COPULA})|(?:^|[,;]|\bbut|\band|\bso)\s*{_COPULA})"
-    rf"(?:\sto\sbe)?(?:\slike)?(?:\s\w+ly)?(?:\san?)?(?:\s\w+ly)?\s*$"
+    rf"(?:\s(?:more|most|very|quite|also|still|\w+ly))*(?:\sto\sbe|\sbeing)?(?:\slike)?(?:\s(?:more|most|\w+ly))*(?:\san?)?(?:\s\w+ly)?\s*$"
 )
 _ABOUT_IMAGE_AFTER_RE = re.compile(r"\s*(?:image|photo|photograph|picture|pic|one)s?\b")
 # What a conclusion draws is about the image: "..., indicating AI generation".
@@ -112,8 +156,14 @@ def _cues(sentence: str) -> list[_Cue]:
     found = []
     for match in _CUE_RE.finditer(sentence):
         label, strong = _CUE_KIND[match.lastgroup]
-        if label is not None:
-            found.append((match.start(), match.end(), label, strong))
+        if label is None or _in_heading(sentence, match.start(), match.end()):
+            continue
+        if _UNASSERTED_RE.search(sentence, _clause_start(sentence, match.start()), match.start()) or (
+                match.group(0).startswith("authentic") and _CHECKED_RE.search(sentence, 0, match.start())):
+            continue
+        if label == REAL and match.group(0) in ("real", "genuine", "authentic") and _OTHER_NOUN_RE.match(sentence, match.end()):
+            strong = False
+        found.append((match.start(), match.end(), label, strong))
     found = _drop_alternatives(sentence, found)
 
     cues = []
@@ -124,13 +174,24 @@ def _cues(sentence: str) -> list[_Cue]:
         for other_start, other_end, other_raw, _ in found[:i]:
             if other_raw != raw and other_end > scope_start:
                 scope_start = other_end
-        flips = _count_negations(sentence[scope_start:start])
+        flips = len(_negating(sentence, scope_start, start))
         label = _OPPOSITE[raw] if flips % 2 else raw
         about = bool(_ABOUT_IMAGE_BEFORE_RE.search(sentence, 0, start)
                      or _ABOUT_IMAGE_AFTER_RE.match(sentence, end)
                      or _CONCLUDED_BEFORE_RE.search(sentence, 0, start))
-        cues.append(_Cue(start, end, raw, label, strong, about))
+        generic = bool(_GENERIC_BEFORE_RE.search(sentence, 0, start) or _GENERIC_AFTER_RE.match(sentence, end)
+                       or _GENERIC_ADVERB_RE.search(sentence, _clause_start(sentence, start), start))
+        cues.append(_Cue(start, end, raw, label, strong and not generic, about and not generic))
     return cues
+
+
+def _in_heading(sentence: str, start: int, end: int) -> bool:
+    colon = sentence.find(":", end)
+    if colon < 0:
+        return False
+    heading = sentence[max(sentence.rfind(d, 0, start) for d in ":,;") + 1:colon]
+    words = {w.group(0) for w in _WORD_RE.finditer(heading)}
+    return len(words) <= 8 and "," not in heading and not words & _NEGATORS.keys() and not _VERB_RE.search(heading)
 
 
 def _drop_alternatives(sentence, found):
@@ -150,12 +211,19 @@ def _clause_start(sentence: str, position: int) -> int:
     return stops[-1] if stops else 0
 
 
-def _count_negations(before: str) -> int:
-    words = _WORD_RE.findall(before)
-    count = 0
-    for distance, word in enumerate(reversed(words)):
-        reach = _NEGATORS.get(word)
-        if reach is not None and distance <= reach:
-            count += 1
-    return count
+def _negating(sentence: str, start: int, end: int) -> list[re.Match]:
+    """The negators in ``sentence[start:end]`` that reach a cue at ``end``: near enough, or negating the evidence for it."""
+    words = list(_WORD_RE.finditer(sentence, start, end))
+    negating = []
+    for i, word in enumerate(words):
+        reach = _NEGATORS.get(word.group(0))
+        if reach is None:
+            continue
+        near = len(words) - 1 - i <= reach
+        evidence = any(w.group(0) in _EVIDENCE_WORDS for w in words[i + 1:i + 2 + reach]) and not any(
+            w.group(0) in _CLAIM_VERBS and words[j - 1].group(0) not in _AUXILIARIES
+            for j, w in enumerate(words[i + 2:], i + 2))
+        if near or evidence or _DRAWN_BY_RE.search(sentence, word.end(), end):
+            negating.append(word)
+    return negating
 

@@ -7,6 +7,7 @@ import re
 
 _CLEANUPS = (
     (re.compile(r"<image>"), " "),
+    (re.compile(r"</?[a-z][\w-]*>"), "\n"),  # reasoning detectors' <fast>, <reasoning>, <answer>: each ends a sentence
     (re.compile(r"[‘’ʼ`´]"), "'"),
     (re.compile(r"[“”]"), '"'),
     (re.compile(r"\s*[–—]\s*|\s-\s"), " - "),
@@ -16,6 +17,12 @@ _CLEANUPS = (
     (re.compile(r"\bartificial\sintelligence\b|\ba\.i\.?(?=\s|$)"), "ai"),
     (re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx)\."), lambda m: m.group(0).replace(".", "")),
     (re.compile(r"\b(?:free\s(?:of|from)|absence\sof|lack(?:s|ing)?(?:\sof|\sany)?)\b"), "without"),
+    # "a low likelihood of being AI-generated", "the likelihood of it being AI-generated is low".
+    (re.compile(r"\b(?:low|little|minimal|small|slim)\s(?:likelihood|probability|chance)\s(?=of\b)"), "no likelihood "),
+    (re.compile(r"\b(?:likelihood|probability|chance)\s(of\s(?:[\w-]+\s){1,6}?)(?:is|as)\s(?:very\s|quite\s|relatively\s|fairly\s)?"
+                r"(?:low|minimal|small|slim)\b"), r"no likelihood \1"),
+    # "AI-generated rather than a genuine photograph": the alternative named second is denied.
+    (re.compile(r"\b(?:rather\sthan|instead\sof|as\sopposed\sto)\b"), "not"),
     # Negation words that negate nothing.
     (re.compile(r"\b(?:no\sdoubt|without\s(?:a|any)\sdoubt|no\squestion|not\sonly|whether\sor\snot|or\snot)\b"), " "),
     (re.compile(r"\bcan(?:not|'t|\snot)\shelp\s(?:but\s)?(?=notic|think|feel)"), " "),  # "can't help noticing"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .cues import _CONCLUSIVE, _Cue, _cues
+from .cues import _CONCLUSIVE, _EVIDENCE_WORDS, _NEGATORS, _VERB_RE, _WORD_RE, _clause_start, _Cue, _cues
 from .labels import _OPPOSITE
 
 # Words after which the clause that follows carries the verdict.
@@ -14,31 +14,33 @@ _CONTRAST = r"but|however|yet|actually|in\sfact|in\sreality|instead|rather|never
 _PIVOT_RE = re.compile(rf"\b(?:(?P<contrast>{_CONTRAST})|(?P<conclusive>{_CONCLUSIVE}))\b")
 # A concession ("although it looks real, ...") never carries the verdict: drop it, up
 # to the next comma when it opens the sentence, else to the end of the sentence.
+# A qualifier ("Likely real (with some AI-generated concerns)") concedes the same way.
 _CONCESSION_RE = re.compile(
-    r"\b(?:although|though|even\sthough|even\sif|while|whereas|despite|in\sspite\sof)\b"
+    r"\b(?:although|though|even\sthough|even\sif|while|whereas|despite|in\sspite\sof|admittedly|granted"
+    r"|to\sbe\sfair|with\s(?:some|minor|slight|possible|potential|a\sfew|certain)\b)\b"
 )
 # Hedges and refusals: the speaker does not commit ("I cannot verify the authenticity
 # ...", "it cannot be confirmed ..."). "Detect" and "identify" refuse only when no
 # observation follows: "I cannot detect any signs of manipulation" is a verdict.
 _INABLE = (r"(?:can\s?not|cant|unable\sto|not\sable\sto|impossible\s(?:for\sme\s)?to|hard\sto"
-           r"|difficult\sto|not\spossible\s(?:for\sme\s)?to|no\sway\s(?:for\sme\s)?to"
+           r"|difficult\sto|challenging\sto|not\spossible\s(?:for\sme\s)?to|no\sway\s(?:for\sme\s)?to"
            r"|not\sin\sa\sposition\sto|beyond\smy\s(?:ability|capabilit(?:y|ies))\sto)")
 _EPISTEMIC = (r"(?:tell|determine|say|decide|know|be\ssure|be\scertain|verify|confirm|assess|judge"
               r"|evaluate|ascertain|establish|guarantee|conclude|distinguish|discern|analy[sz]e"
-              r"|examine|help|assist|make\s(?:a\s|any\s)?(?:determination|judge?ment|call)"
+              r"|examine|help|assist|rule\sout|exclude|make\s(?:a\s|any\s)?(?:determination|judge?ment|call)"
               r"|(?:provide|give|offer)\s(?:a\s|an\s|any\s)?(?:\w+\s)?"
               r"(?:answer|assessment|verdict|judge?ment)"
               r"|(?:detect|identify)(?!\s(?:any|signs?|evidence|traces?|obvious|clear|visible|artifacts?"
               r"|anomal\w*|inconsistenc\w*|indications?)\b))")
 _HEDGE_RE = re.compile(
-    rf"""\b(?:not\s(?:sure|certain)|unsure|uncertain|unclear|inconclusive
+    rf"""\b(?:not\s(?:(?:entirely|completely|fully)\s)?(?:sure|certain|definitive|conclusive)|unsure|uncertain|unclear|inconclusive
       | {_INABLE}\s(?:\w+ly\s)?{_EPISTEMIC}
       | (?:do\snot|dont)\sknow | (?:not\s|in)capable\sof\s\w+ing | no\sway\sof\s\w+ing
       | (?:do\snot|dont|will\snot|wont)\s(?:make|provide|offer|give)\s(?:a\s|any\s)?(?:\w+\s)?
             (?:judge?ments?|determinations?|assessments?|verdicts?)
       | (?:not|no)\s(?:have\s)?(?:enough|sufficient)\s(?:information|context|data|evidence)
       | (?:cannot|cant|can\snot|not)\sbe\s(?:\w+ly\s)?(?:determined|verified|confirmed|established
-                                              |ascertained|assessed|known|judged|told)
+                                              |ascertained|assessed|known|judged|told|ruled\sout|excluded)
       | (?:do\snot|dont|not)\shave\s(?:the\s)?(?:ability|capability|capacity|means|tools?|access))\b""",
     re.VERBOSE,
 )
@@ -53,14 +55,15 @@ _CLOSER_LOOK = (r"(?:on|upon|after|with)\s(?:a\s)?(?:closer|further|careful|seco
 _REVISION_START_RE = re.compile(
     rf"^(?:and\s)?(?:{_CONTRAST}|still|that\ssaid|even\sso|on\sthe\sother\shand|{_CLOSER_LOOK})\b")
 # "It could be real": a possibility, weaker than any plain statement.
-_POSSIBILITY_RE = re.compile(r"\b(?:could|might|may|possibly|perhaps|maybe)\b")
+_POSSIBILITY_RE = re.compile(r"\b(?:could|might|may|possibly|perhaps|maybe|possible|potential|concerns?|plausible|can\s(?:also|sometimes))\b")
 
 # "Answer: fake", "**Verdict:** Real", "my final answer is fake", "## Verdict" (a heading
 # whose content is the next line). "The label is blurred" is not a label.
 _LABEL_WORD = (r"(?:final\s)?(?:answer|verdict|conclusion|classification|prediction|label"
                r"|judge?ment|assessment|decision|determination|result)")
+# A score line that names its class is a label too: "**Final Score: 2/10 - Certainly Real**".
 _LABEL_RE = re.compile(
-    rf"""\b{_LABEL_WORD}\s*(?::|=|\s-\s)\s*
+    rf"""\b(?:{_LABEL_WORD}|(?:final\s)?(?:score|rating))\s*(?::|=|\s-\s)\s*
       | \b(?:final\s)?(?:answer|verdict|classification)\sis\b\s*
       | ^{_LABEL_WORD}\s*$""",
     re.VERBOSE,
@@ -77,6 +80,21 @@ _YES_NO_RE = re.compile(
     r"^(?P<word>yes|yeah|yep|yup|no|nope)\b(?:\s*[,.!:-]+\s*|\s*$|\s+(?=(?:it|this|the|that|i)\b))"
 )
 _YES = {"yes", "yeah", "yep", "yup"}
+# What may stand before a concession that opens its sentence ("Overall, while it looks real, ...").
+_OPENERS = frozenset(("", "overall", "however", "still", "but", "and", "so", "yet", "in conclusion", "in summary",
+                      "ultimately", "thus", "therefore", "that said", "in short", "finally"))
+# Sentences that weigh both classes and choose neither, and instructions to the reader
+# ("Look for signs of manipulation", "Check whether the shadows agree").
+_UNDECIDED_RE = re.compile(
+    r"\b(?:could|can|may|might)\s(?:\w+\s){0,2}?(?:be\s)?either\b|\bboth\s(?:readings|interpretations|possibilities|options"
+    r"|explanations|are\s(?:plausible|possible|likely))|\bcant\stell\swhich|\bgo\seither\sway|\bequally\s(?:likely|plausible)"
+    r"|\bborderline\b|\b50/50\b|\bfifty[\s-]fifty\b"
+    r"|\b(?:likelihood|probability|chance)\s(?:of\s)?(?:[\w-]+\s){0,6}?(?:is|as)\s+(?:\w+\s+)?(?:medium|moderate)\b")
+_INSTRUCTION_RE = re.compile(
+    r"^(?:[\w\s,/-]{0,40}:\s*)?(?:look|check|consider|examine|compare|verify|ensure|pay\sattention|watch|inspect|zoom|try"
+    r"|search|use)\b")
+# Where a label's content ends: at the next field ("Analysis result: real, Forgery type: None").
+_NEXT_FIELD_RE = re.compile(r"[,;]?\s(?=[a-z]+(?:\s[a-z]+)?\s?:)")
 
 
 @dataclass(frozen=True)
@@ -88,7 +106,8 @@ class _Reading:
     strong: bool = False
     about_image: bool = False
     concludes: bool = False
-    hedged: bool = False  # a refusal or hedge, with no verdict after it
+    hedged: bool = False  # a refusal or hedge ("I cannot be certain", "it is not definitive")
+    undecided: bool = False  # weighs both classes without choosing ("it could be either")
     first_impression: bool = False  # "at first it looks real": a later revision overturns it
     cues: tuple[_Cue, ...] = ()  # the cues that gave ``label`` (for verdict_spans), placed in the part of the sentence read
     read_from: int = 0  # where that part starts in the sentence (after a dropped concession)
@@ -104,19 +123,20 @@ def _labelled_verdict(sentences, yes_means) -> str | None:
     """The last decisive "Answer: ..." (its text, or the next sentence's if empty)."""
     found = None
     for i, (sentence, _) in enumerate(sentences):
-        matches = list(_LABEL_RE.finditer(sentence))
-        if not matches:
-            continue
-        content = sentence[matches[-1].end():].strip(" ,:-")
-        if not content and i + 1 < len(sentences):
-            content = sentences[i + 1][0]
-        yes_no = _YES_NO_RE.match(content)
-        if yes_no:
-            label = _yes_no_label(yes_no.group("word"), yes_means)
-        else:
-            label = _read_sentence(content).label
-        found = label or found
+        for match in _LABEL_RE.finditer(sentence):
+            content = _NEXT_FIELD_RE.split(sentence[match.end():], 1)[0].strip(" ,:-")
+            heading = not content  # "### Conclusion" over a paragraph: its first sentence must judge the image
+            if heading and i + 1 < len(sentences):
+                content = sentences[i + 1][0]
+            yes_no = _YES_NO_RE.match(content)
+            if yes_no:
+                label = _yes_no_label(yes_no.group("word"), yes_means)
+            else:
+                reading = _read_sentence(content)
+                label = reading.label if reading.about_image or not heading or len(content.split()) <= 4 else None
+            found = label or found
     return found
+
 
 def _read_statements(statements: list[str]) -> list[_Reading]:
     """Each sentence's reading; a first impression followed by a revision ("At first glance
@@ -128,14 +148,22 @@ def _read_statements(statements: list[str]) -> list[_Reading]:
     return readings
 
 
-def _choose(readings) -> str | None:
+def _choose(readings, concluding_only: bool = False) -> str | None:
     """Across sentences: strong before weak, then statements about the image before
     remarks on a detail; among those, the last concluding sentence, else the first.
-    After a refusal or hedge only a strong verdict counts: "I cannot verify this. The
-    lighting looks unnatural." has none."""
+    After a refusal or hedge only a strong verdict on the image counts: "I cannot verify
+    this. The lighting looks unnatural." has none; after a sentence that weighs both
+    classes without choosing ("It could be either real or AI-generated.") only one that
+    follows it. ``concluding_only``: only concluding sentences count (a reasoning block
+    read because nothing followed it: its musings are no verdict)."""
     readings = list(readings)
-    if any(r.hedged for r in readings):
-        readings = [r for r in readings if r.strong]
+    undecided = [i for i, r in enumerate(readings) if r.undecided]
+    if undecided:
+        readings = readings[undecided[-1] + 1:]
+    if undecided or any(r.hedged for r in readings):
+        readings = [r for r in readings if r.strong and r.about_image]
+    if concluding_only:
+        readings = [r for r in readings if r.concludes and r.strong]
     readings = [r for r in readings if r.label]
     if not readings:
         return None
@@ -148,7 +176,9 @@ def _choose(readings) -> str | None:
 def _read_sentence(sentence: str) -> _Reading:
     read_from, read_to = _unconceded(sentence)
     sentence = sentence[read_from:read_to]
-    cues = _cues(sentence)
+    if _UNDECIDED_RE.search(sentence):
+        return _Reading(None, hedged=True, undecided=True)
+    cues = [] if _is_topic(sentence) or _INSTRUCTION_RE.match(sentence) else _cues(sentence)
     if not cues:
         return _Reading(None, hedged=bool(_HEDGE_RE.search(sentence)))
     strong = any(c.strong for c in cues)
@@ -173,11 +203,18 @@ def _read_sentence(sentence: str) -> _Reading:
     following = next((p for p in pivots if p.start() > last), None)
     if first_impression and following and following.group("contrast"):
         return _Reading(_OPPOSITE[label], about_image=cues[0].about_image)
-    if _POSSIBILITY_RE.search(sentence, segment_start, last):
+    if _POSSIBILITY_RE.search(sentence, max(segment_start, _clause_start(sentence, last)), last):
         strong = False
     concludes = bool(_CONCLUSION_START_RE.match(sentence)) or bool(pivot and pivot.group("conclusive"))
-    return _Reading(label, strong, cues[0].about_image, concludes, first_impression=first_impression,
-                    cues=tuple(cues), read_from=read_from)
+    return _Reading(label, strong, cues[0].about_image, concludes, hedged=bool(_HEDGE_RE.search(sentence)),
+                    first_impression=first_impression, cues=tuple(cues), read_from=read_from)
+
+
+def _is_topic(sentence: str) -> bool:
+    """A heading that names what to look for ("Signs of digital editing:", "Manipulated/AI-generated:"): no verb,
+    an evidence word and no negation. "No signs of manipulation." is a claim; "Signs of manipulation" a topic."""
+    words = {w.group(0) for w in _WORD_RE.finditer(sentence)}
+    return bool(words & _EVIDENCE_WORDS) and not words & _NEGATORS.keys() and not _VERB_RE.search(sentence)
 
 
 def _unconceded(sentence: str) -> tuple[int, int]:
@@ -185,7 +222,7 @@ def _unconceded(sentence: str) -> tuple[int, int]:
     match = _CONCESSION_RE.search(sentence)
     if not match:
         return 0, len(sentence)
-    if not sentence[:match.start()].strip(" ,"):
+    if len(sentence[:match.start()].split()) <= 2 and sentence[:match.start()].strip(" ,") in _OPENERS:
         comma = sentence.find(",", match.end())
         return (comma + 1, len(sentence)) if comma >= 0 else (len(sentence), len(sentence))
     return 0, match.start()

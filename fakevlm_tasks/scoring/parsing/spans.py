@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import difflib
 
-from .cues import _NEGATORS, _WORD_RE, _clause_start, _Cue
+from .cues import _clause_start, _Cue, _negating
+from .fields import _answer_part
 from .labels import MODES, UNKNOWN
 from .normalise import _normalise
 from .official import _official_word
@@ -12,13 +13,15 @@ from .robust import _robust_parse
 from .sentences import _LABEL_RE, _YES_NO_RE, _read_statements, _yes_no_label
 from .text import _Parse, _split, _statements
 
+
 def verdict_spans(text, mode: str = "robust", question=None, label: str | None = None) -> list[tuple[int, int]]:
     """Where ``text`` states the verdict the parser reads: sorted, disjoint ``(start, end)`` spans of ``text``.
 
     fakevlm mode: the one "real" or "fake" that decided; none when the coin flip did. Robust
     mode: in each sentence read as the verdict, the cues it was read from (with the negation
     that turned them: "isn't real", "no sign of manipulation"), and a yes/no that means the
-    verdict (opening the answer or after "Answer:"); none for UNKNOWN. The rules read a
+    verdict (opening the answer or after "Answer:"); none for UNKNOWN. Where the answer has an
+    answer field (``<answer> fake </answer>``) the spans lie in it. The rules read a
     normalised copy of the text (lower-cased, Chinese rewritten as English); words the
     normalisation rewrote get no span, so Chinese answers, verdicts read from per-class scores
     or option letters, and a verdict read off a first impression ("At first it looks real. On
@@ -34,6 +37,8 @@ def verdict_spans(text, mode: str = "robust", question=None, label: str | None =
     parsed = _robust_parse(text, question)
     if parsed.label == UNKNOWN or label not in (None, parsed.label):
         return []
+    part_start, part_end, _ = _answer_part(text)  # what the parser read: an answer field, say
+    text = text[part_start:part_end]
     parsed = _spelled_out(parsed, text, question)
     found = [[(at, at + len(word))] for at, word in _yes_nos(parsed.sentences)
              if _yes_no_label(word, parsed.yes_means) == parsed.label]
@@ -43,7 +48,7 @@ def verdict_spans(text, mode: str = "robust", question=None, label: str | None =
             found += [[(start + a, start + b) for a, b in _cue_tries(sentence[reading.read_from:], cue)] for cue in reading.cues]
     locate = _locator(text, parsed.normalised)
     located = (next((span for span in (locate(*t) for t in tries) if span), None) for tries in found)
-    return _merged([span for span in located if span is not None])
+    return [(part_start + a, part_start + b) for a, b in _merged([span for span in located if span is not None])]
 
 
 def _spelled_out(parsed: _Parse, text: str, question) -> _Parse:
@@ -72,15 +77,11 @@ def _yes_nos(sentences) -> list[tuple[int, str]]:
 
 
 def _cue_tries(sentence: str, cue: _Cue) -> list[tuple[int, int]]:
-    """The spans to try for a cue: with the negation that turned it first, then the cue alone (if not negated)."""
+    """The spans to try for a cue: with the nearest negation that turned it first, then the cue alone (if not negated)."""
     if cue.raw == cue.label:
         return [(cue.start, cue.end)]
-    words = list(_WORD_RE.finditer(sentence, _clause_start(sentence, cue.start), cue.start))
-    for distance, word in enumerate(reversed(words)):
-        reach = _NEGATORS.get(word.group(0))
-        if reach is not None and distance <= reach:
-            return [(word.start(), cue.end)]
-    return []
+    negating = _negating(sentence, _clause_start(sentence, cue.start), cue.start)
+    return [(negating[-1].start(), cue.end)] if negating else []
 
 
 def _locator(text: str, normalised: str):

@@ -4,6 +4,7 @@ say, with what a bare yes/no means given the question."""
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 from .cues import _cues
@@ -11,6 +12,14 @@ from .labels import UNKNOWN
 from .normalise import _SENTENCE_RE, _normalise, _sentences
 from .scores import _score_verdict
 from .sentences import _YES_NO_RE, _choose, _labelled_verdict, _read_statements, _yes_no_label
+
+
+# An answer that opens with a bare verdict ("Fake. Admittedly the lighting looks like a real
+# photograph's.", "Likely real.") has given it: what follows explains or concedes.
+_BARE_VERDICT_RE = re.compile(
+    r"(?:(?:most\s|very\s)?likely|probably|definitely|clearly|certainly|almost\scertainly)?\s?(?:an?\s)?"
+    r"(?:real|fake|authentic|genuine|synthetic|ai-generated|computer-generated|manipulated|deepfake|forged|tampered)"
+    r"(?:\s(?:image|photo|photograph|picture))?\s*[.!]*")
 
 
 @dataclass(frozen=True)
@@ -25,8 +34,9 @@ class _Parse:
     readings: tuple | None = None  # their readings; None where a label ("Answer: ...") or per-class scores decided
 
 
-def _read_text(text, question) -> _Parse:
-    """The robust reading of ``text`` as free text (no JSON object, no option letter consulted)."""
+def _read_text(text, question, concluding_only: bool = False) -> _Parse:
+    """The robust reading of ``text`` as free text (no JSON object, no option letter consulted); ``concluding_only``:
+    only its concluding sentences may decide (see :func:`._choose`)."""
     if not isinstance(text, str) or not text.strip():
         return _Parse(UNKNOWN)
     normalised, sentences, yes_means = _split(text, question)
@@ -37,7 +47,8 @@ def _read_text(text, question) -> _Parse:
 
     statements, yes_no = _statements(sentences, yes_means)
     readings = tuple(_read_statements([s for _, s in statements]))
-    from_text = _choose(readings)
+    opening = _BARE_VERDICT_RE.fullmatch(statements[0][1]) if statements and not yes_no else None
+    from_text = readings[0].label if opening and readings[0].label else _choose(readings, concluding_only)
     if yes_no and from_text and yes_no != from_text:
         label = UNKNOWN  # "Yes, it is real." to "Is it AI-generated?": contradicts itself
     else:
