@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from test_parsing import Q_AI, Q_REAL, TABLE
+from parsing_spec import Q_AI, Q_REAL, TABLE
 
 from fakevlm_tasks.scoring.parsing import (
     UNKNOWN,
