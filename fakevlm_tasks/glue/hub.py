@@ -96,27 +96,19 @@ def _locked(bench: Benchmark):
         lock.release()
 
 
-def prepared(bench: Benchmark) -> bool:
-    """Whether every set ``bench`` writes is in place (a task reads nothing else)."""
-    return all((data_root() / name / RECORDS_FILE).is_file() for name in bench.prepared_sets)
+def ensure_prepared(dataset: str) -> None:
+    """A task's first use: download and prepare ``dataset``, whose benchmark is on the Hub.
 
-
-def ensure_prepared(dataset: str) -> bool:
-    """A task's first use: download and prepare ``dataset`` if its benchmark is on the Hub; False if it is not.
-
-    Called under nothing; takes the lock, so that of two ranks one downloads and the other waits and reads.
+    Under the benchmark's lock, so that of two ranks one downloads and the other waits, then reads what it wrote.
     """
     bench = owner(dataset)
-    if bench is None or bench.hub is None:
-        return False
     with _locked(bench):
         if (data_root() / dataset / RECORDS_FILE).is_file():
-            return True  # another rank prepared it while this one waited
+            return  # another rank prepared it while this one waited
         logger.info(f"{dataset}: not prepared under {data_root()}; downloading {bench.hub.repo_id} "
                     f"({bench.hub.evaluated} split) from the Hugging Face Hub and preparing it "
                     f"(${AUTO_DOWNLOAD_ENV}=0 turns this off)")
         _download_and_prepare(bench, bench.hub.evaluated)
-    return True
 
 
 def download_and_prepare(bench: Benchmark, split: str | None = None, *, annotations: Path | None = None,
@@ -243,7 +235,7 @@ def _download(bench, split, path, revision, force, *, required) -> Path | None:
                        "A private or gated copy needs HF_TOKEN.") from None
     except (HfHubHTTPError, OSError, ValueError) as exc:
         raise HubError(f"{bench.name}: downloading {hub.repo_id}/{path} failed: {type(exc).__name__}: {exc}. "
-                       f"Rerun the same command to resume.") from None
+                       "Rerun the same command.") from None
 
 
 def _offline() -> bool:
