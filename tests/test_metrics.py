@@ -64,6 +64,25 @@ def test_detection_metrics_agree_with_sklearn_on_random_runs(seed):
     assert (m["n"], m["n_real"], m["n_fake"]) == (len(labels), labels.count(REAL), labels.count(FAKE))
 
 
+def test_the_weighted_kernels_equal_sklearn_with_each_column_as_sample_weights():
+    labels, verdicts, _ = random_run(3, n=120)
+    y, scored = np.array(labels), np.array(as_scored(labels, verdicts))
+    hit, real, docs = np.array(verdicts) == y, y == REAL, np.ones(len(y), bool)
+    W = np.random.default_rng(0).integers(0, 4, size=(len(y), 5)).astype(float)  # five bootstrap-like weightings
+    got = {
+        "f1": metrics.weighted_f1(W, hit, real, docs),
+        "precision": metrics.weighted_precision(W, hit, real, docs),
+        "balanced": metrics.weighted_balanced_accuracy(W, hit, real, docs),
+        "accuracy": metrics.weighted_mean(W, hit, docs),
+    }
+    for r in range(W.shape[1]):
+        w = W[:, r]
+        assert got["f1"][r] == pytest.approx(sk.f1_score(y, scored, pos_label=REAL, sample_weight=w))
+        assert got["precision"][r] == pytest.approx(sk.precision_score(y, scored, pos_label=REAL, sample_weight=w))
+        assert got["balanced"][r] == pytest.approx(sk.balanced_accuracy_score(y, scored, sample_weight=w))
+        assert got["accuracy"][r] == pytest.approx(sk.accuracy_score(y, verdicts, sample_weight=w))
+
+
 def test_positive_class_switches_f1_precision_and_recall():
     labels, verdicts, _ = random_run(7)
     m = detection_metrics(labels, verdicts, positive=FAKE)
