@@ -329,3 +329,14 @@ def test_a_fakevlm_eval_json_with_a_missing_an_extra_and_no_duplicate_scores_as_
     n = len(fakeclue_docs)
     assert r["acc,none"] == pytest.approx(100 / n)
     assert r["failed_rate,none"] == pytest.approx(100 * len(rest) / n)  # the docs without prediction, counted as failed
+
+
+@pytest.mark.slow
+def test_two_predictions_for_one_doc_stop_the_cli_run_naming_both(tmp_path, miniatures, fakeclue_docs):
+    doc = fakeclue_docs[0]
+    preds = _write(tmp_path / "twice.jsonl", [{"id": doc["id"], "answer": "This is a real image."},
+                                              {"image": f"/other/{doc['source_image']}", "answer": "This is a fake image."}])
+    proc = run_cli(["--model", "replay", "--model_args", f"predictions={preds}", "--tasks", "fakeclue",
+                    "--output_path", str(tmp_path / "out")], offline_env(miniatures))
+    assert not list((tmp_path / "out").rglob("*_results.json"))
+    assert "has two predictions: twice.jsonl line 1" in proc.stdout + proc.stderr
