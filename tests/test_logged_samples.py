@@ -84,3 +84,13 @@ def test_runs_with_nothing_to_match_by_are_refused(tmp_path):
 def test_an_inline_image_is_keyed_by_its_content():
     keys = logged_samples.image_keys([["data:image/png;base64,AAAA"], ["data:image/png;base64,AAAB"], None])
     assert keys[0].startswith("sha256:") and keys[0] != keys[1] and keys[2] is None
+
+
+def test_compare_refuses_two_runs_whose_images_moved_instead_of_testing_them(tmp_path):
+    from fakevlm_tasks.report import uncertainty
+
+    runs = [uncertainty.Run(name, "fakeclue", tmp_path / f"{name}_results.json", {"acc": 100.0},
+                            write_samples(tmp_path / f"{name}.jsonl", images))
+            for name, images in (("a", images_under("/data")), ("b", permuted_within_class(images_under("/data"))))]
+    with pytest.raises(RunMismatch, match="differ by image"):
+        uncertainty.compare_runs(*runs, ["acc"], uncertainty.Settings(n_resamples=100))
