@@ -20,9 +20,9 @@ Also ``device`` [``cuda`` if available, else ``cpu``; the local GPU under ``acce
 launch``], ``dtype`` [float32], ``batch_size`` [1; lmms-eval's ``--batch_size``] and
 ``revision``. Unknown model args are refused.
 
-Supported tasks: those that ask the detection question (``fakeclue``, ``loki``, ``ffpp``,
-``ffpp_gen``, ``dmimage`` and the robustness variants) and LOKI's yes/no judgment
-(``loki_judgment``). Generation answers "This is a real image." or "This is a fake image."
+Supported tasks, by what their benchmark declares they ask (``Benchmark.asks``): the detection question
+(``fakeclue``, ``loki``, ``ffpp``, ``ffpp_gen``, ``dmimage`` and the robustness variants) and a yes/no judgment
+of whether the image is real or fake (``loki_judgment``). Generation answers "This is a real image." or "This is a fake image."
 (``loki_judgment``: "Yes." / "No." to what the question asks) by P(fake) >= 0.5 and carries
 P(real) = 1 - P(fake) as the answer's verdict score; loglikelihood of a continuation that
 names "real" or "fake" is log P(that class). A task with other questions (``ddvqa``'s
@@ -45,12 +45,14 @@ from lmms_eval.api.model import lmms
 
 from fakevlm_model import classifiers, loading
 from fakevlm_model.rows import describe
+from fakevlm_tasks.glue import benchmarks
 from fakevlm_tasks.glue.prepared import FAKECLUE_QUESTION
 from fakevlm_tasks.scoring.parsing import FAKE, REAL
 from fakevlm_tasks.glue.sample import Answer, VerdictScore
 
 #: What the detector can answer, said by kind of question (the benchmarks are discovered, not listed here).
-SUPPORTED_TASKS = "tasks that ask the detection question or a LOKI-style yes/no judgment (their docs say what they ask)"
+SUPPORTED_TASKS = ("tasks that ask the detection question or a yes/no judgment of whether the image is real or fake "
+                   "(their benchmark declares which: Benchmark.asks)")
 VERDICT_SENTENCES = {REAL: "This is a real image.", FAKE: "This is a fake image."}
 #: Labels a Hugging Face classifier may give its fake class (compared lower-cased).
 FAKE_LABEL_NAMES = ("fake", "ai", "artificial", "generated", "ai-generated", "ai_generated", "synthetic", "deepfake")
@@ -63,19 +65,25 @@ class UnsupportedRequest(ValueError):
 # ------------------------------------------------------------------ what is asked
 
 
-def question_kind(doc) -> str:
-    """``verdict`` for the detection question, ``yes_no`` for LOKI's judgment (the doc says what it ``asks``).
+def question_kind(task: str, doc) -> str:
+    """``verdict`` for the detection question, ``yes_no`` for a yes/no judgment (the doc says what it ``asks``),
+    as the task's benchmark declares what it asks (:func:`fakevlm_tasks.glue.benchmarks.question_kind`).
 
     Raises :class:`UnsupportedRequest` for any other question.
     """
-    if isinstance(doc, Mapping):
+    if not isinstance(doc, Mapping):
+        raise UnsupportedRequest("its request carries no document")
+    declared = benchmarks.question_kind(task) or "detection"
+    if declared == "judgment":
         if doc.get("asks") in (REAL, FAKE):
             return "yes_no"
-        question = str(doc.get("question", "")).replace("<image>", "").strip()
-        if question == FAKECLUE_QUESTION:
-            return "verdict"
-        raise UnsupportedRequest(f"its question is {question!r}")
-    raise UnsupportedRequest("its request carries no document")
+        raise UnsupportedRequest(f"its doc does not say whether it asks about {REAL} or {FAKE} ('asks')")
+    if declared != "detection":
+        raise UnsupportedRequest(f"it asks a question of the kind {declared!r}")
+    question = str(doc.get("question", "")).replace("<image>", "").strip()
+    if question == FAKECLUE_QUESTION:  # a detection task may still ask other questions (ddvqa's, about parts of a face)
+        return "verdict"
+    raise UnsupportedRequest(f"its question is {question!r}")
 
 
 def named_class(continuation: str) -> str | None:
@@ -94,7 +102,7 @@ def answer_text(kind: str, verdict: str, doc) -> str:
 def _refusal(task, doc_id, why: str) -> UnsupportedRequest:
     return UnsupportedRequest(
         f"detector: task {task!r} cannot be answered by a real/fake image classifier (doc {doc_id}: {why}). "
-        f"It answers the detection question {FAKECLUE_QUESTION!r} and LOKI's yes/no judgment ({SUPPORTED_TASKS}); "
+        f"It answers the detection question {FAKECLUE_QUESTION!r} and yes/no judgments ({SUPPORTED_TASKS}); "
         "not free questions (about parts of a face, say) or multiple choice."
     )
 
@@ -250,7 +258,7 @@ class Detector(lmms):
         req = _Request(index, payload, doc_to_visual, doc_id, task, split)
         req.doc = self.task_dict[task][split][doc_id]
         try:
-            req.kind = question_kind(req.doc)
+            req.kind = question_kind(task, req.doc)
         except UnsupportedRequest as exc:
             raise _refusal(task, doc_id, str(exc)) from None
         return req

@@ -17,7 +17,7 @@ from fakevlm_tasks.glue import aggregations as _aggregations
 from fakevlm_tasks.glue.aggregations import (  # noqa: F401
     agg_acc, agg_acc_official_parser, agg_balanced_acc, agg_contradiction_rate, agg_css, agg_css_encoder,
     agg_css_evidence, agg_f1, agg_f1_fake, agg_f1_macro, agg_failed_rate, agg_judge_model, agg_judged_rate,
-    agg_loki_acc, agg_loki_score, agg_loki_score_robust, agg_loki_unknown_rate, agg_official_fallback_rate,
+    agg_official_fallback_rate,
     agg_rouge_l, agg_rouge_l_evidence, agg_score_coverage, auc, auc_avg, auc_video_avg, balanced_acc_avg,
     fake_groups, group_aggregation, mean_or_none, pct, per_video, pooled,
 )
@@ -28,9 +28,9 @@ from fakevlm_tasks.glue.prepared import (  # noqa: F401
 )
 from fakevlm_tasks.glue.prompts import DETECTION_PROMPTS, prompted
 from fakevlm_tasks.glue.records import (  # noqa: F401
-    DETECTION_METRICS, EXPLANATION_METRICS, LOKI_JUDGMENT_METRICS, PARSE_MODE_ENV, PARSE_MODES,
+    DETECTION_METRICS, EXPLANATION_METRICS, PARSE_MODE_ENV, PARSE_MODES,
     REQUEST_FAILED_MARKER, VERDICT_METRICS, answer_text, cluster_of, detection_record, detection_results,
-    evidence_of, fan_out, is_failed_answer, judge_config, judgment_record, judgment_results, loglikelihood_record,
+    evidence_of, fan_out, is_failed_answer, judge_config, loglikelihood_record,
     loglikelihood_results, loglikelihood_value, text_record,
 )
 

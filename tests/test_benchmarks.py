@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -48,9 +50,14 @@ def test_every_task_asks_the_question_its_own_folder_defines(name):
     used = set()
     for path in bench.folder.glob("*.yaml"):
         node = load_yaml_config(yaml_path=str(path), mode="simple")["doc_to_text"]
-        assert node.value.startswith("benchmark."), f"{path.name}: doc_to_text is {node.value}, not its folder's"
-        used.add(node.value.removeprefix("benchmark."))
-    defined = {attr for attr, value in vars(module).items()
+        owner, attr = node.value.rsplit(".", 1)
+        # benchmark.<hook>, or a module of the folder's own package (LOKI's: fakevlm_tasks.tasks.loki.judgment.<hook>)
+        owner = module if owner == "benchmark" else importlib.import_module(owner)
+        assert Path(owner.__file__).parent == bench.folder, f"{path.name}: doc_to_text is {node.value}, not its folder's"
+        used.add((Path(owner.__file__).name, attr))
+    package = [importlib.import_module(f"fakevlm_tasks.tasks.{bench.folder.name}.{p.stem}") for p in bench.folder.glob("*.py")
+               if (bench.folder / "__init__.py").is_file() and p.stem not in ("__init__", "benchmark")]
+    defined = {(Path(m.__file__).name, attr) for m in [module, *package] for attr, value in vars(m).items()
                if callable(value) and getattr(value, "__qualname__", "") == "prompted.<locals>.doc_to_text"}
     assert defined == used, f"{name}: prompt hooks defined but unused {defined - used}, used but undefined {used - defined}"
 

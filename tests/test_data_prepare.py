@@ -193,9 +193,7 @@ def test_loki_annotations_must_be_the_folder_with_both_files(tmp_path, capsys):
 
 def test_loki_real_annotation_files_give_the_published_counts(shared_data, tmp_path):
     """The real LOKI files (no images): 2,217 images (1,317 fake, 900 real), 4,434 questions, 229 explained fakes."""
-    from fakevlm_tasks.glue import benchmarks
-
-    loki = benchmarks.module("loki")
+    from fakevlm_tasks.tasks.loki import prepare as loki
 
     detection, judgment = loki.prepare(shared_data / "loki", tmp_path, check_images=False)
     det = [d for d in detection.records if d["detection"]]

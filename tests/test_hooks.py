@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from fakevlm_tasks import hooks
-from fakevlm_tasks.scoring import metrics
 
 process_results = hooks.detection_results(hooks.DETECTION_METRICS)
 
@@ -67,14 +66,6 @@ def test_css_reports_na_and_logs_when_its_model_cannot_load(monkeypatch):
     finally:
         logger.remove(sink)
     assert any("FAKEVLM_CSS_MODEL" in str(m) for m in messages)
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("Yes, it is.", "yes"), ("no", "no"), ("  NO.", "no"), ("This is a fake image.", "other"), ("", "other"),
-    ("Y", "yes"), ("n.", "no"), ("x", "other"), ("N.o.", "no"), ("y.e.s.", "yes"), ("nope", "no"), ("Yes and no", "yes"),
-])
-def test_loki_reads_answers_as_lokis_own_scoring_does(text, expected):
-    assert metrics.loki_yes_no(text) == expected
 
 
 def test_doc_to_visual_names_the_doc_and_file_of_a_missing_image(tmp_path):

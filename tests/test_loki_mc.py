@@ -9,15 +9,13 @@ from collections import Counter
 
 import pytest
 
-from fakevlm_tasks.glue import benchmarks
-from fakevlm_tasks import hooks
 from fakevlm_tasks.glue.docs import read_prepared
+from fakevlm_tasks.tasks.loki import choice, judgment, prepare as loki_prepare
 from fakevlm_tasks.tasks.loki.options import OptionChoice, format_options, parse_option, seeded_letter
 from lmms_runs import data_dir, prepare
 from loki_runs import DUMMY_ANSWER, REAL_LIMIT, loki_run
 
 OPTIONS = ["The first one.", "The second one."]
-loki = benchmarks.module("loki")
 
 
 # ------------------------------------------------------------------ LOKI's option rules
@@ -66,7 +64,7 @@ def test_options_are_listed_as_loki_lists_them():
 
 def write_mc(tmp_path, records):
     """The loki miniature with its multi_choice.json replaced by ``records``."""
-    argv = loki.write_miniature(tmp_path / "download")
+    argv = loki_prepare.write_miniature(tmp_path / "download")
     (tmp_path / "download" / "data_json" / "multi_choice.json").write_text(json.dumps(records))
     return argv
 
@@ -112,7 +110,7 @@ def test_a_question_with_a_missing_image_is_skipped_with_the_image_named(tmp_pat
 
 
 def test_without_multi_choice_json_the_other_sets_are_prepared_and_loki_mc_is_named(tmp_path, capsys):
-    argv = loki.write_miniature(tmp_path / "download")
+    argv = loki_prepare.write_miniature(tmp_path / "download")
     (tmp_path / "download" / "data_json" / "multi_choice.json").unlink()
     prepare(tmp_path / "prepared", "loki", *argv, "--strict")
     assert "loki_mc: no multi_choice.json" in capsys.readouterr().err
@@ -120,10 +118,10 @@ def test_without_multi_choice_json_the_other_sets_are_prepared_and_loki_mc_is_na
 
 
 def test_the_real_multi_choice_file_gives_the_published_counts(shared_data, tmp_path):
-    report = loki.prepare_mc(shared_data / "loki", tmp_path, check_images=False)
+    report = loki_prepare.prepare_mc(shared_data / "loki", tmp_path, check_images=False)
     assert len(report.records) == 2634 and not report.skipped
     assert Counter(r["label"] for r in report.records) == {"fake": 1317, "real": 1317}
-    assert {r["category"] for r in report.records} == set(loki.CATEGORIES)
+    assert {r["category"] for r in report.records} == set(loki_prepare.CATEGORIES)
     assert all(len(r["images"]) == 2 and r["answer"] in "AB" for r in report.records)
     assert len({r["cluster"] for r in report.records}) == 1317  # each pair is asked both ways
 
@@ -131,7 +129,7 @@ def test_the_real_multi_choice_file_gives_the_published_counts(shared_data, tmp_
 def test_every_model_family_gets_lokis_question_options_and_instruction():
     doc = {"id": "q", "question": "Which?\nA. The first one.\nB. The second one.", "images": []}
     for family in ("fakevlm", "general", "api"):
-        assert loki.mc_doc_to_text(doc, {"family": family}) == doc["question"] + "\nAnswer with the option letter."
+        assert choice.doc_to_text(doc, {"family": family}) == doc["question"] + "\nAnswer with the option letter."
 
 
 def test_doc_to_visual_gives_both_images_in_order(tmp_path):
@@ -141,10 +139,10 @@ def test_doc_to_visual_gives_both_images_in_order(tmp_path):
     for i, colour in enumerate(((255, 0, 0), (0, 0, 255))):
         paths.append(str(tmp_path / f"{i}.png"))
         Image.new("RGB", (4, 4), colour).save(paths[-1])
-    first, second = loki.mc_doc_to_visual({"id": "q", "images": paths})
+    first, second = choice.doc_to_visual({"id": "q", "images": paths})
     assert first.getpixel((0, 0)) == (255, 0, 0) and second.getpixel((0, 0)) == (0, 0, 255)
     with pytest.raises(FileNotFoundError, match="'q'.*gone.png"):
-        loki.mc_doc_to_visual({"id": "q", "images": [paths[0], str(tmp_path / "gone.png")]})
+        choice.doc_to_visual({"id": "q", "images": [paths[0], str(tmp_path / "gone.png")]})
 
 
 # ------------------------------------------------------------------ scoring
@@ -152,7 +150,7 @@ def test_doc_to_visual_gives_both_images_in_order(tmp_path):
 
 def record(qid, label, category, answer, reply):
     doc = {"id": qid, "label": label, "category": category, "answer": answer, "options": OPTIONS, "cluster": None}
-    return loki.mc_record(doc, [reply])
+    return choice.record(doc, [reply])
 
 
 def test_loki_score_on_multiple_choice_by_hand():
@@ -162,20 +160,20 @@ def test_loki_score_on_multiple_choice_by_hand():
         record("4", "fake", "person", "A", "**A**"), record("5", "real", "person", "B", "A"),  # person: 1/1, 0/1
     ]
     # doc: (1/2 + 1) / 2 weighted by 2 fake questions; person: (1 + 0) / 2 by 1.
-    assert hooks.agg_loki_score(records) == pytest.approx(100 * (2 * 0.75 + 1 * 0.5) / 3)
-    assert hooks.agg_loki_acc(records) == pytest.approx(100 * 3 / 5)
-    assert loki.agg_acc_fake_from_real(records) == pytest.approx(100 * 2 / 3)
-    assert loki.agg_acc_real_from_fake(records) == pytest.approx(100 * 1 / 2)
-    assert hooks.group_aggregation("loki_score", "person")(records) == pytest.approx(50.0)
-    assert loki.agg_fallback_rate(records) == 0.0
+    assert judgment.agg_loki_score(records) == pytest.approx(100 * (2 * 0.75 + 1 * 0.5) / 3)
+    assert judgment.agg_acc(records) == pytest.approx(100 * 3 / 5)
+    assert choice.agg_acc_fake_from_real(records) == pytest.approx(100 * 2 / 3)
+    assert choice.agg_acc_real_from_fake(records) == pytest.approx(100 * 1 / 2)
+    assert judgment.agg_loki_score_person(records) == pytest.approx(50.0)
+    assert choice.agg_fallback_rate(records) == 0.0
 
 
 def test_the_record_says_which_rule_read_the_answer_and_a_failed_answer_falls_back():
     read = record("q", "fake", "doc", "B", "I think it is The second one. It looks natural")
-    assert (read["loki"], read["rule"], read["fallback"]) == ("The second one.", "option_text", False)
+    assert (read["read"], read["rule"], read["fallback"]) == ("The second one.", "option_text", False)
     failed = record("q", "fake", "doc", "B", "")
-    assert failed["failed"] and failed["fallback"] and failed["loki"] == seeded_letter(["A", "B"], "q")
-    assert loki.agg_fallback_rate([read, failed]) == 50.0
+    assert failed["failed"] and failed["fallback"] and failed["read"] == seeded_letter(["A", "B"], "q")
+    assert choice.agg_fallback_rate([read, failed]) == 50.0
 
 
 # ------------------------------------------------------------------ through the lmms-eval CLI
@@ -212,7 +210,7 @@ def assert_reads_are_lokis(run):
     samples = run.samples("loki_mc")
     for s in samples:
         choice = parse_option(answer_of(s), s["doc"]["options"], seed=s["doc"]["id"])
-        assert (s["acc"]["loki"], s["acc"]["fallback"]) == (choice.pick, choice.fallback)
+        assert (s["acc"]["read"], s["acc"]["fallback"]) == (choice.pick, choice.fallback)
     r = run.results["loki_mc"]
     assert r["acc,none"] == pytest.approx(100 * sum(s["score"] for s in samples) / len(samples))
     assert r["fallback_rate,none"] == pytest.approx(100 * sum(s["acc"]["fallback"] for s in samples) / len(samples))

@@ -56,17 +56,6 @@ def test_per_group_auc_average_pools_each_group_with_all_reals():
     assert stats.point(d, "auc_avg") == pytest.approx(expected)
 
 
-def test_loki_score_equals_the_tasks_definition():
-    rng = np.random.default_rng(5)
-    labels = rng.choice([REAL, FAKE], 200)
-    cats = rng.choice(["doc", "person", "satellite"], 200)
-    cats[(labels == REAL) & (cats == "satellite")] = "doc"  # a category with no real question
-    hits = rng.random(200) < 0.7
-    d = stats.per_doc(labels, hits=hits, categories=cats, clusters=np.arange(200) // 2)
-    assert stats.point(d, "loki_score") == pytest.approx(metrics.loki_score(list(labels), list(hits), list(cats)))
-    assert stats.point(d, "acc") == pytest.approx(hits.mean())
-
-
 def test_metrics_that_read_verdicts_refuse_docs_without_them():
     d = stats.per_doc([REAL, FAKE, FAKE], hits=[True, False, True])
     out = stats.intervals(d, ["acc", "f1", "balanced_acc"], n_resamples=50)

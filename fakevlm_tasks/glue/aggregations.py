@@ -263,7 +263,6 @@ _GROUP_METRIC = re.compile(r"^agg_(?P<metric>[a-z0-9_]+?)__(?P<group>.+)$")
 #: What a per-group aggregation computes on the docs of that group.
 _ON_GROUP = {
     "acc": lambda rs: pct(metrics.detection_metrics([r["label"] for r in rs], [r["verdict"] for r in rs])["accuracy"]),
-    "loki_score": lambda rs: _loki(rs, "loki"),
 }
 #: What a per-group aggregation computes on the group's fakes pooled with all reals.
 _ON_POOLED = {
@@ -304,31 +303,3 @@ def __getattr__(name: str):
     if not match:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return group_aggregation(match["metric"], match["group"])
-
-
-# ------------------------------------------------------------- LOKI's own protocol
-
-
-def _loki(records, key) -> float | None:
-    if not records:
-        return None
-    return pct(metrics.loki_score([r["label"] for r in records], [r[key] == r["answer"] for r in records],
-                                  [r["category"] for r in records]))
-
-
-def agg_loki_acc(records):
-    return pct(sum(r["loki"] == r["answer"] for r in records) / len(records)) if records else None
-
-
-def agg_loki_score(records):
-    """LOKI's score (:func:`fakevlm_tasks.scoring.metrics.loki_score`) with LOKI's reading of the answers."""
-    return _loki(records, "loki")
-
-
-def agg_loki_score_robust(records):
-    """The same score with this project's robust parser reading the answers."""
-    return _loki(records, "robust")
-
-
-def agg_loki_unknown_rate(records):
-    return pct(sum(r["loki"] == metrics.OTHER for r in records) / len(records)) if records else None

@@ -32,6 +32,12 @@ from fakevlm_tasks.glue.perturb import split_task_name
 
 BENCHMARKS_ENV = "FAKEVLM_BENCHMARKS"
 MODULE_FILE = "benchmark.py"
+#: What a task can ask, and so what its per-doc record holds (docs/protocol.md, "The per-sample record"):
+#: ``detection``, a real/fake verdict on an image (``verdict`` against ``label``); ``judgment``, a yes/no question
+#: on whether the image is real or fake (``read``, the benchmark's own reading, against ``answer``; ``robust``, the
+#: robust parser's); ``choice``, a pick among lettered options (``read`` against ``answer``, the ``rule`` that read it,
+#: ``fallback``); ``rubric``, an explanation a judge grades (``rubric``: criterion -> grade).
+QUESTION_KINDS = ("detection", "judgment", "choice", "rubric")
 
 @dataclass(frozen=True)
 class PaperRows:
@@ -78,6 +84,10 @@ class Benchmark:
     variant tasks for, per task. ``write_miniature(root) -> argv``: writes a tiny copy of
     the official format under ``root`` and returns the ``fakevlm-data prepare <name>``
     arguments that prepare it (the generic tests run it). ``hub``: where its files are on the Hugging Face Hub.
+    ``asks``: per task, the kind of question it asks
+    (:data:`QUESTION_KINDS`), which the report layer and the detector read instead of the task's name;
+    ``statistics``: the stats kernels of metrics of its own; ``group_metrics``: those of its own metrics that it
+    also reports per group (the leaderboard knows the generic ones: ``acc_<group>``, ``auc_<group>``, ...).
     """
 
     name: str
@@ -95,7 +105,21 @@ class Benchmark:
     ranking: Mapping[str, str] = field(default_factory=dict)  # task -> the metric that ranks models ("acc" if absent)
     write_miniature: Callable[[Path], list[str]] | None = None
     hub: HubSource | None = None  # where its data is on the Hub: `fakevlm-data download` and a task's first use fetch it
+    asks: Mapping[str, str] = field(default_factory=dict)  # task -> its QUESTION_KINDS entry ("detection" if absent)
+    # metric -> its kernel for fakevlm_tasks.scoring.stats ((PerDoc, Weights) -> a value per resample), for the
+    # metrics of its own that the generic table lacks: they get intervals and paired tests like the others.
+    statistics: Mapping[str, Callable] = field(default_factory=dict)
+    group_metrics: tuple[str, ...] = ()  # metrics of its own it also reports per group, as <metric>_<group>
     folder: Path | None = None  # set by discovery
+
+    def __post_init__(self):
+        if unknown := {t: k for t, k in self.asks.items() if t not in self.tasks or k not in QUESTION_KINDS}:
+            raise BenchmarkError(f"benchmark {self.name!r}: asks {unknown} names a task it does not define or a kind "
+                                 f"of question not in {QUESTION_KINDS}")
+
+    def question(self, task: str) -> str:
+        """What ``task`` (a variant: its base task) asks: a :data:`QUESTION_KINDS` entry."""
+        return self.asks.get(split_task_name(task)[0], self.asks.get(task, "detection"))
 
     @property
     def prepared_sets(self) -> tuple[str, ...]:
@@ -200,3 +224,9 @@ def task_benchmark(task: str) -> Benchmark | None:
         if task in bench.tasks or base in bench.tasks:
             return bench
     return None
+
+
+def question_kind(task: str) -> str | None:
+    """What ``task`` asks (:data:`QUESTION_KINDS`) by its benchmark's declaration; None for a task no benchmark declares."""
+    bench = task_benchmark(task)
+    return bench.question(task) if bench else None

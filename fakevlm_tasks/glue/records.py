@@ -41,7 +41,8 @@ def cluster_of(doc) -> str | None:
     return None
 
 
-def _base(doc) -> dict:
+def base_record(doc) -> dict:
+    """The fields every per-doc record starts with: the doc's id, label, category, cluster, whether it is detected."""
     return {
         "id": doc["id"],
         "label": doc["label"],
@@ -74,7 +75,7 @@ def judge_config() -> judge.JudgeConfig | None:
     return judge.JudgeConfig.from_env() if mode == "judge" else None
 
 
-def _judged(doc, label: str, text: str, failed: bool) -> tuple[str, dict]:
+def judged_verdict(doc, label: str, text: str, failed: bool) -> tuple[str, dict]:
     """The verdict once the judge (if on) has read an answer the rules left unknown, and the record's judge fields.
 
     A failed answer is never sent. The judge's real or fake replaces unknown
@@ -102,9 +103,9 @@ def detection_record(doc, results) -> dict:
     official = parse_verdict_detail(text, mode="fakevlm")
     failure = sample.failure_of(results)
     failed = failure is not None or is_failed_answer(text)
-    verdict, judged = _judged(doc, robust.label, text, failed)
+    verdict, judged = judged_verdict(doc, robust.label, text, failed)
     verdict_score = sample.verdict_score_of(results)
-    record = _base(doc)
+    record = base_record(doc)
     record.update(
         verdict=verdict,
         evidence_verdict=evidence_verdict(text),
@@ -135,7 +136,7 @@ def loglikelihood_record(doc, results) -> dict:
         log_odds = metrics.log_odds_from_loglikelihoods(loglikelihood_value(results[0]), loglikelihood_value(results[1]))
     except (TypeError, ValueError, IndexError):
         log_odds = None
-    record = _base(doc)
+    record = base_record(doc)
     record.update(verdict=metrics.verdict_from_log_odds(log_odds), failed=log_odds is None,
                   failure=None if log_odds is not None else "no loglikelihood to read")
     return _with_verdict_score(record, log_odds)
@@ -221,48 +222,3 @@ VERDICT_METRICS = (
 DETECTION_METRICS = VERDICT_METRICS + (
     "official_fallback_rate", "contradiction_rate", "rouge_l", "rouge_l_evidence", "css", "css_evidence", "css_encoder",
 )
-
-
-# ------------------------------------------------------------- LOKI's own protocol
-
-
-def _yes_no_from_verdict(verdict: str, asks: str) -> str:
-    if verdict not in (REAL, FAKE):
-        return metrics.OTHER
-    return metrics.YES if verdict == asks else metrics.NO
-
-
-def judgment_record(doc, results) -> dict:
-    """A LOKI yes/no question: LOKI's reading of the answer, and the robust parser's (completed by the judge in
-    ``judge`` mode; LOKI's own reading never is)."""
-    text = answer_text(results)
-    robust = parse_verdict_detail(text, mode="robust", question=doc["question"])
-    failure = sample.failure_of(results)
-    failed = failure is not None or is_failed_answer(text)
-    verdict, judged = _judged(doc, robust.label, text, failed)
-    record = _base(doc)
-    record.update(
-        cluster=str(doc.get("cluster") or doc["image"]),  # the two questions about one image are not independent
-        answer=doc["answer"],
-        failed=failed,
-        failure=failure.reason if failure is not None else None,
-        loki=metrics.loki_yes_no(text),
-        robust=_yes_no_from_verdict(verdict, doc["asks"]),
-        **judged,
-    )
-    return record
-
-
-#: The metrics of a LOKI-style yes/no judgment task (per-category scores are added by its benchmark).
-LOKI_JUDGMENT_METRICS = ("acc", "loki_score", "loki_score_robust_parser", "unknown_rate", "failed_rate",
-                         "judged_rate", "judge_model")
-
-
-def judgment_results(metric_names: tuple[str, ...]):
-    """A ``process_results`` for LOKI-style yes/no judgment questions feeding ``metric_names``."""
-
-    def process_results(doc, results):
-        record = judgment_record(doc, results)
-        return fan_out(record, record["loki"] == record["answer"], metric_names)
-
-    return process_results

@@ -79,9 +79,18 @@ def _number(v):
     return v if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v) else None
 
 
-def interval_metrics(reported: dict) -> list[str]:
-    """The metrics of a task that get an interval: those it reports that stats knows, then the sample-only ones."""
-    known = [m for m in reported if m in stats.METRICS]
+def kernels(task: str | None) -> dict:
+    """The stats kernels for ``task``: the generic ones and those its benchmark declares (``statistics``)."""
+    from fakevlm_tasks.glue.benchmarks import task_benchmark
+
+    bench = task_benchmark(task) if task else None
+    return {**stats.METRICS, **(bench.statistics if bench else {})}
+
+
+def interval_metrics(reported: dict, task: str | None = None) -> list[str]:
+    """The metrics of a task that get an interval: those it reports that stats (or its benchmark) has a kernel for,
+    then the sample-only ones."""
+    known = [m for m in reported if m in kernels(task)]
     return known + [m for m in SAMPLE_ONLY if m not in reported]
 
 
@@ -110,15 +119,16 @@ def estimates(run: Run, settings: Settings) -> list[dict]:
     """
     rows = []
     scalar = {m: v for m, v in run.reported.items() if _number(v) is not None}
+    table = kernels(run.task)
     computed = {}
     if run.samples is not None:
-        computed = stats.intervals(run.samples.docs, interval_metrics(scalar), confidence=settings.confidence,
-                                   n_resamples=settings.n_resamples, seed=settings.seed)
+        computed = stats.intervals(run.samples.docs, interval_metrics(scalar, run.task), confidence=settings.confidence,
+                                   n_resamples=settings.n_resamples, seed=settings.seed, kernels=table)
     for metric, value in scalar.items():
         iv = computed.get(metric)
         if run.samples is None:
             rows.append(_row(run, metric, value, reason=run.missing))
-        elif metric not in stats.METRICS:
+        elif metric not in table:
             rows.append(_row(run, metric, value, reason="no interval for this metric"))
         elif isinstance(iv, str):
             rows.append(_row(run, metric, value, reason=CSS_REASON if metric == "css" and settings.css_model is None else iv))
@@ -171,7 +181,7 @@ def compare_runs(a: Run, b: Run, metrics: list[str], settings: Settings) -> dict
             raise logged_samples.RunMismatch(f"{run.model}: {run.missing}")
     logged_samples.check_same_docs(a.samples, b.samples)
     result = stats.compare(a.samples.docs, b.samples.docs, metrics, confidence=settings.confidence,
-                           n_resamples=settings.n_resamples, seed=settings.seed)
+                           n_resamples=settings.n_resamples, seed=settings.seed, kernels=kernels(a.task))
     for metric, c in list(result.items()):
         if isinstance(c, str):
             if metric == "css" and settings.css_model is None:

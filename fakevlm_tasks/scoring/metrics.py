@@ -249,7 +249,7 @@ def balanced_accuracy(labels, verdicts) -> float:
     The one definition this project uses (DMimage's per-family score, Corvi et al.; the
     ``balanced_accuracy`` of :func:`detection_metrics`). Undefined, nan, when either class
     is absent: a one-class subset has no balanced accuracy. (LOKI's own score has its own
-    one-class rule, see :func:`loki_score`.)
+    one-class rule: ``fakevlm_tasks/tasks/loki/score.py``.)
     """
     labels, verdicts = _as_list(labels, "labels"), _as_list(verdicts, "verdicts")
     _check_lengths(labels=labels, verdicts=verdicts)
@@ -347,65 +347,6 @@ def verdict_from_log_odds(log_odds: float | None) -> str:
     if log_odds is None or log_odds == 0:
         return UNKNOWN
     return REAL if log_odds > 0 else FAKE
-
-
-# --------------------------------------------------------------------------- LOKI's own protocol
-
-YES, NO, OTHER = "yes", "no", "other"
-
-
-def loki_yes_no(text: str | None) -> str:
-    """LOKI's reading of a judgment answer: ``yes``, ``no`` or ``other`` (scored wrong).
-
-    Lower-cased, stripped, every "." removed; exactly "yes"/"no" is itself; a single
-    character answer is yes for "y", no for "n", other for anything else; otherwise "yes"
-    within the first four characters (tested first), then "no", else other.
-    """
-    answer = (text or "").lower().strip().replace(".", "")
-    if answer in (YES, NO):
-        return answer
-    if len(answer) == 1:
-        return {"y": YES, "n": NO}.get(answer, OTHER)
-    head = answer[:4]
-    if YES in head:
-        return YES
-    if NO in head:
-        return NO
-    return OTHER
-
-
-def loki_score(labels, correct, categories) -> float:
-    """LOKI's judgment score: per category the mean of its real and fake accuracies, weighted by fake questions.
-
-    For each category c: ``fake_acc_c`` over the questions on fake images and
-    ``real_acc_c`` over those on real images; ``bal_c = (fake_acc_c + real_acc_c) / 2``, or
-    ``fake_acc_c`` alone when c has no question on a real image. The total is
-    ``sum_c n_fake_c * bal_c / sum_c n_fake_c``: a category with no fake question does not
-    count. When the questions on real images all belong to one category, LOKI's code uses
-    that category's real accuracy as ``real_acc_c`` of every category (a branch written for
-    its 3D set, whose real items share one type; on images it decides subsets such as a
-    ``--limit`` run). nan when no question is on a fake image (LOKI's code divides by zero).
-    ``correct`` holds one bool per question; for LOKI's multiple-choice questions "fake"
-    marks those asking for the generated image among real ones.
-    """
-    labels, correct, categories = (_as_list(x, n) for x, n in ((labels, "labels"), (correct, "correct"), (categories, "categories")))
-    _check_lengths(labels=labels, correct=correct, categories=categories)
-    y = _check_classes(labels, "labels", LABELS)
-    ok = np.asarray([bool(c) for c in correct])
-    cats = np.asarray([str(c) for c in categories], dtype=object)
-    real_categories = set(cats[y == REAL])
-    weighted, weight = 0.0, 0
-    for c in sorted(set(cats)):
-        fake = (cats == c) & (y == FAKE)
-        real = (cats == c) & (y == REAL) if len(real_categories) != 1 else y == REAL
-        n_fake = int(fake.sum())
-        if n_fake == 0:
-            continue
-        fake_acc = float(ok[fake].mean())
-        bal = (fake_acc + float(ok[real].mean())) / 2 if real.any() else fake_acc
-        weighted += n_fake * bal
-        weight += n_fake
-    return weighted / weight if weight else math.nan
 
 
 # --------------------------------------------------------------------------- explanations

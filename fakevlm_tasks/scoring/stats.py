@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -50,7 +50,7 @@ class PerDoc:
     """One model's per-doc results on one task; index i is the same doc in every array.
 
     ``verdict``: 1 real, 0 fake, -1 unknown (scored wrong); ``has_verdict`` False when the
-    docs carry none (LOKI's yes/no questions). ``hit``: the doc's answer is right (by
+    docs carry none (yes/no judgments, multiple choice). ``hit``: the doc's answer is right (by
     default, its verdict equals its label). ``detection``: the doc counts in the
     detection metrics. ``log_odds``: log P(real) - log P(fake), nan where the model gave
     no score. ``rouge_l`` / ``css``: per-doc scores in [0, 1] / [-1, 1], nan where the doc
@@ -406,19 +406,6 @@ def _brier(d: PerDoc, w: Weights) -> np.ndarray:
     return weighted_mean(w.W, (p - d.label_real) ** 2, docs)
 
 
-def _loki_score(d: PerDoc, w: Weights) -> np.ndarray:
-    """LOKI's score (:func:`fakevlm_tasks.scoring.metrics.loki_score`): per category (real acc + fake acc) / 2, or the
-    fake acc where the category has no real question, weighted by its fake questions."""
-    det = _detection_docs(d)
-    codes, k = _levels(d.category.astype(str))
-    sums = {(real, hit): _sums_by(w.W, codes, det & (d.label_real == real) & (d.hit == hit), k)
-            for real in (True, False) for hit in (True, False)}
-    n_fake, n_real = sums[False, True] + sums[False, False], sums[True, True] + sums[True, False]
-    fake_acc, real_acc = ratio(sums[False, True], n_fake), ratio(sums[True, True], n_real)
-    balanced = np.where(n_real > 0, (fake_acc + real_acc) / 2, fake_acc)
-    return ratio(np.where(n_fake > 0, n_fake * balanced, 0.0).sum(axis=0), n_fake.sum(axis=0))
-
-
 def _text_mean(field: str):
     def metric(d: PerDoc, w: Weights) -> np.ndarray:
         values = getattr(d, field)
@@ -428,7 +415,8 @@ def _text_mean(field: str):
     return metric
 
 
-#: Every metric with an interval, by the name the tasks report it under. Each maps
+#: Every generic metric with an interval, by the name the tasks report it under (a benchmark brings the kernels of
+#: its own metrics: ``kernels`` below, from its declaration's ``statistics``). Each maps
 #: (PerDoc, Weights) to one value per resample; conventions are those of
 #: fakevlm_tasks.scoring.metrics (an unknown verdict is wrong, F1 has real positive unless
 #: named fake; AUC has real positive, TPR at FPR fake positive).
@@ -445,7 +433,6 @@ METRICS = {
     "auc": _auc,
     "auc_avg": _per_group_mean(_auc),
     "balanced_acc_avg": _per_group_mean(_bacc),
-    "loki_score": _loki_score,
     **{name: _tpr(fpr) for name, fpr in FPR_POINTS.items()},
     "ece": _ece,
     "brier": _brier,
@@ -470,9 +457,15 @@ def coverage(d: PerDoc, metric: str) -> int:
     return int(_covered(d, metric).sum())
 
 
-def point(d: PerDoc, metric: str) -> float:
-    """The metric on the docs as they are (raises :class:`Unavailable` with the reason)."""
-    value = float(METRICS[metric](d, Weights.ones(d.n))[0])
+def _kernels(extra: Mapping[str, Callable] | None) -> Mapping[str, Callable]:
+    """The generic kernels and a benchmark's own (``extra``, which win on a shared name)."""
+    return {**METRICS, **extra} if extra else METRICS
+
+
+def point(d: PerDoc, metric: str, kernels: Mapping[str, Callable] | None = None) -> float:
+    """The metric on the docs as they are (raises :class:`Unavailable` with the reason); ``kernels``: a
+    benchmark's own, beside :data:`METRICS`."""
+    value = float(_kernels(kernels)[metric](d, Weights.ones(d.n))[0])
     if math.isnan(value):
         raise Unavailable(f"{metric} is undefined on these docs (a class it needs is absent)")
     return value
@@ -515,12 +508,12 @@ class Interval:
         return not self.low - 1e-12 <= self.value <= self.high + 1e-12
 
 
-def _points(docs: Sequence[PerDoc], metrics: Sequence[str]) -> tuple[dict[str, list[float]], dict[str, str]]:
+def _points(docs: Sequence[PerDoc], metrics: Sequence[str], kernels) -> tuple[dict[str, list[float]], dict[str, str]]:
     """({metric: its value on each of ``docs``} for the metrics all of them allow, {metric: why not} for the rest)."""
     values, reasons = {}, {}
     for m in metrics:
         try:
-            values[m] = [point(d, m) for d in docs]
+            values[m] = [point(d, m, kernels) for d in docs]
         except Unavailable as exc:
             reasons[m] = str(exc)
     return values, reasons
@@ -532,10 +525,12 @@ def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _replicates(docs: Sequence[PerDoc], metrics: Sequence[str], n_resamples: int, seed: int) -> dict[str, list[np.ndarray]]:
+def _replicates(docs: Sequence[PerDoc], metrics: Sequence[str], n_resamples: int, seed: int,
+                kernels) -> dict[str, list[np.ndarray]]:
     """Per metric, its value on every resample for each of ``docs`` (same resamples for all: paired)."""
     from threadpoolctl import threadpool_limits
 
+    table = _kernels(kernels)
     out = {m: [np.empty(n_resamples) for _ in docs] for m in metrics}
     start = 0
     # The products here are small and many: BLAS threads only add contention (2-3x slower on a busy machine).
@@ -544,13 +539,14 @@ def _replicates(docs: Sequence[PerDoc], metrics: Sequence[str], n_resamples: int
             w = Weights.of_clusters(counts, docs[0].cluster, docs[0].clustered)
             for m in metrics:
                 for k, d in enumerate(docs):
-                    out[m][k][start:start + counts.shape[1]] = METRICS[m](d, w)
+                    out[m][k][start:start + counts.shape[1]] = table[m](d, w)
             start += counts.shape[1]
     return out
 
 
 def intervals(d: PerDoc, metrics: Sequence[str], *, confidence: float = CONFIDENCE,
-              n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> dict[str, Interval | str]:
+              n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+              kernels: Mapping[str, Callable] | None = None) -> dict[str, Interval | str]:
     """Percentile bootstrap intervals for ``metrics``, all from the same resamples.
 
     Conventions: 95% two-sided percentile intervals from ``n_resamples`` resamples of the
@@ -561,10 +557,11 @@ def intervals(d: PerDoc, metrics: Sequence[str], *, confidence: float = CONFIDEN
     is dropped and counted in ``undefined``. Where the bootstrap cannot vary, a proportion
     at 0% or 100% gets the exact Clopper-Pearson interval and any other zero-width interval
     is marked ``degenerate``; a value outside its own interval is flagged (``outside``);
-    each with a ``note`` (:func:`_qualified`). Returns {metric: Interval, or the reason it is unavailable}.
+    each with a ``note`` (:func:`_qualified`). ``kernels``: a benchmark's own, beside :data:`METRICS`. Returns
+    {metric: Interval, or the reason it is unavailable}.
     """
-    values, out = _points([d], metrics)
-    reps = _replicates([d], list(values), n_resamples, seed)
+    values, out = _points([d], metrics, kernels)
+    reps = _replicates([d], list(values), n_resamples, seed, kernels)
     for m, (value,) in values.items():
         resampled = reps[m][0]
         undefined = int(np.isnan(resampled).sum())
@@ -675,7 +672,8 @@ def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def compare(a: PerDoc, b: PerDoc, metrics: Sequence[str], *, confidence: float = CONFIDENCE,
-            n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> dict[str, Comparison | str]:
+            n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+            kernels: Mapping[str, Callable] | None = None) -> dict[str, Comparison | str]:
     """Paired comparison of model A and model B on the same docs (doc i of ``a`` is doc i of ``b``).
 
     Tests (two-sided), chosen per metric:
@@ -693,7 +691,8 @@ def compare(a: PerDoc, b: PerDoc, metrics: Sequence[str], *, confidence: float =
         clusters (every metric but ``acc``, whose McNemar test is exact), random swaps
         when DeLong's variance is zero or every resample gives the same difference; the
         Comparison's ``note`` says so, and that a zero-width interval has no width.
-    Returns {metric: Comparison, or the reason it is unavailable}.
+    ``kernels``: a benchmark's own, beside :data:`METRICS`. Returns {metric: Comparison, or the reason it is
+    unavailable}.
     """
     if a.n != b.n or not (np.array_equal(a.label_real, b.label_real) and np.array_equal(a.detection, b.detection)):
         raise ValueError("a paired comparison needs the same docs, in the same order, in both runs")
@@ -702,8 +701,8 @@ def compare(a: PerDoc, b: PerDoc, metrics: Sequence[str], *, confidence: float =
     if b.clustered and not a.clustered:  # one run logged clusters, the other did not: the docs are the same
         a = replace(a, cluster=b.cluster, clustered=True)
     b = replace(b, cluster=a.cluster, clustered=a.clustered)
-    values, out = _points([a, b], metrics)
-    reps = _replicates([a, b], list(values), n_resamples, seed)
+    values, out = _points([a, b], metrics, kernels)
+    reps = _replicates([a, b], list(values), n_resamples, seed, kernels)
     boot = f"paired bootstrap over {'clusters' if a.clustered else 'docs'}, {n_resamples} resamples"
     for m, (va, vb) in values.items():
         diffs = reps[m][0] - reps[m][1]
