@@ -11,7 +11,6 @@ from pathlib import Path
 from PIL import Image
 
 from fakevlm_tasks.glue import benchmarks
-from fakevlm_tasks import hooks
 from fakevlm_tasks.glue.sample import Answer, VerdictScore
 
 #: Metrics whose aggregation needs the CSS sentence encoder: left out (a real run without it reports them null).
@@ -58,11 +57,6 @@ def answer(doc: dict, *, right: bool, rng: random.Random, unreadable: bool = Fal
     return Answer(text, score)
 
 
-def _aggregation(task_metric: str, categories):
-    group = task_metric.removeprefix("acc_")
-    return hooks.group_aggregation("acc", group) if group in categories else getattr(hooks, f"agg_{task_metric}")
-
-
 def write_run(folder: Path, model: str, docs: list[dict], answers: list[Answer], *, task: str = "fakeclue",
               date: str = "20250101_000000") -> Path:
     """``<date>_results.json`` and ``<date>_samples_<task>.jsonl`` of ``model`` (``--model fakevlm``,
@@ -70,14 +64,15 @@ def write_run(folder: Path, model: str, docs: list[dict], answers: list[Answer],
     bench = benchmarks.module("fakeclue")
     prompt = bench.doc_to_text(docs[0], {"family": "general"}) if docs else ""
     outs = [bench.process_results(doc, [a]) for doc, a in zip(docs, answers)]
-    metrics = [m for m in bench.METRICS if m not in NEEDS_ENCODER]
+    metrics = [m for m in bench.METRICS if m.name not in NEEDS_ENCODER]
     results = {}
     for metric in metrics:
-        value = _aggregation(metric, bench.CATEGORIES)([out[metric] for out in outs])
+        value = metric.aggregation([out[metric.name] for out in outs])
         if value is not None:
-            results[f"{metric},none"] = value
-    groups = [{"metric": m, "aggregation": "<function group_aggregation.<locals>.aggregate at 0x1>"}
-              for m in metrics if m.removeprefix("acc_") in bench.CATEGORIES]
+            results[f"{metric.name},none"] = value
+    # The results config lists a per-group metric's group, as lmms-eval copies it from the task YAML.
+    groups = [{"metric": m.name, "aggregation": f"<function {m.aggregation.__name__} at 0x1>", "group": m.group}
+              for m in metrics if m.group is not None]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{date}_results.json"
     path.write_text(json.dumps({"results": {task: results}, "configs": {task: {"metric_list": groups}}, "date": date,

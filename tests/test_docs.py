@@ -15,7 +15,6 @@ PROTOCOL = ROOT / "docs" / "protocol.md"
 #: the maintainers' notes, since some read the maintainers' data files when they are present.
 USER_FACING = ("fakevlm_tasks", "fakevlm_model", "fakevlm_toys", "training", "benchmarks", "docs", "README.md", "CONTRIBUTING.md")
 TEXT_SUFFIXES = {".py", ".md", ".yaml", ".txt", ""}
-PER_GROUP = re.compile(r"\bagg_(?P<metric>[a-z0-9_]+?)__")
 
 
 class _Tagged(yaml.SafeLoader):
@@ -25,14 +24,19 @@ class _Tagged(yaml.SafeLoader):
 _Tagged.add_multi_constructor("!", lambda loader, suffix, node: loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else None)
 
 
-def metric_entries() -> list[tuple[str, str, str]]:
-    """(file, metric, aggregation) of every ``metric_list`` entry in the task folder, the template included."""
+def metric_entries() -> list[tuple[str, str, str | None]]:
+    """(file, metric, its group or None) of every ``metric_list`` entry in the task folder, the template included."""
     entries = []
     for path in sorted(TASKS_DIR.rglob("*yaml")):
         config = yaml.load(path.read_text(), Loader=_Tagged) or {}
         for entry in config.get("metric_list") or []:
-            entries.append((str(path.relative_to(TASKS_DIR)), entry["metric"], str(entry.get("aggregation"))))
+            entries.append((str(path.relative_to(TASKS_DIR)), entry["metric"], entry.get("group")))
     return entries
+
+
+def group_kind(metric: str, group: str) -> str:
+    """``acc`` of ``acc_animal``: a per-group metric's name less its group's part (metric_lists.slug)."""
+    return metric.removesuffix("_" + re.sub(r"[^a-z0-9]", "", group.lower()))
 
 
 def github_slug(heading: str) -> str:
@@ -54,14 +58,14 @@ def user_facing_files():
 
 def test_every_metric_a_task_reports_is_defined_in_the_protocol_page():
     text = PROTOCOL.read_text()
-    undefined = sorted({(f, m) for f, m, agg in metric_entries() if not PER_GROUP.search(agg) and f"`{m}`" not in text})
+    undefined = sorted({(f, m) for f, m, group in metric_entries() if group is None and f"`{m}`" not in text})
     assert metric_entries() and not undefined, f"docs/protocol.md does not define: {undefined}"
 
 
 def test_every_kind_of_per_group_metric_is_defined_in_the_protocol_page():
     section = PROTOCOL.read_text().split("## Per-group metrics", 1)[1]
-    kinds = {m["metric"] for _, _, agg in metric_entries() for m in [PER_GROUP.search(agg)] if m}
-    assert kinds and not {k for k in kinds if f"`{k}`" not in section}, kinds
+    kinds = {group_kind(m, group) for _, m, group in metric_entries() if group is not None}
+    assert kinds and not {k for k in kinds if f"`{k}_<group>`" not in section}, kinds
 
 
 def _lines_with(paths, needles):

@@ -107,6 +107,27 @@ def css_model():
         os.environ[embeddings.CSS_MODEL_ENV] = old
 
 
+def test_every_task_yaml_lists_the_metrics_its_benchmark_declares():
+    from fakevlm_tasks.glue import metric_lists
+
+    stale = metric_lists.stale(metric_lists.all_expected_files())
+    assert not stale, f"run `python -m fakevlm_tasks.glue.metric_lists`: {[_rel(p) for p in stale]}"
+
+
+def test_every_built_in_benchmark_declares_the_metrics_of_each_of_its_tasks():
+    built_in = [b for b in benchmarks.discover().values() if b.folder.parent == TASKS_DIR]
+    assert built_in and all(set(b.metrics) == set(b.tasks) for b in built_in)
+
+
+def test_the_generator_replaces_a_hand_written_metric_list_and_leaves_the_rest_alone():
+    from fakevlm_tasks.glue import metric_lists
+
+    new = metric_lists.block(metric_lists.VERDICT_METRICS[:1], None, "a test")
+    once = metric_lists.with_metric_list("task: t\nmetric_list:\n  - metric: old\n    aggregation: x\nmetadata:\n  v: 1\n", new)
+    assert once == "task: t\nmetadata:\n  v: 1\n" + new
+    assert "- metric: acc" in new and metric_lists.with_metric_list(once, new) == once
+
+
 def test_the_package_has_the_papers_tasks():
     assert {"fakeclue", "loki", "loki_judgment"} <= set(TASK_NAMES)
     assert len(TASK_NAMES) == len(set(TASK_NAMES)), "two YAMLs define the same task name"

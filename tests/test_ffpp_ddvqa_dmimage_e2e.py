@@ -276,9 +276,9 @@ def test_ffpp_gen_acc_per_manipulation_and_auc_come_from_the_answers_and_publish
     for m in METHODS:
         pool = groups["original"] + groups[m]
         acc = pct(sum(s["verdict"] == s["doc"]["label"] for s in pool) / len(pool))
-        assert acc == pytest.approx(pct(sum(s["auc_avg"]["verdict"] == s["doc"]["label"] for s in pool) / len(pool)))
+        assert acc == pytest.approx(pct(sum(s["acc"]["verdict"] == s["doc"]["label"] for s in pool) / len(pool)))
     # fakevlm gives a verdict score with every answer: the AUC exists and matches the logged scores.
-    expected = pooled_aucs(samples, lambda s: s["auc_avg"]["log_odds"])
+    expected = pooled_aucs(samples, lambda s: s["acc"]["log_odds"])
     assert r["auc_avg,none"] == pytest.approx(sum(expected.values()) / 4)
 
 

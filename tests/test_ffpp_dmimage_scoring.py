@@ -13,6 +13,7 @@ from fakevlm_tasks.scoring import metrics
 from fakevlm_tasks.glue.sample import Answer, VerdictScore
 
 ffpp, dmimage = benchmarks.module("ffpp"), benchmarks.module("dmimage")
+AUC = {m.group: m for m in ffpp.AUC_PER_METHOD}  # auc_deepfakes, ...: one manipulation's fakes with every real
 
 
 def ffpp_doc(i, category, video=None):
@@ -26,7 +27,7 @@ def ll_results(p_real_value):
 
 
 def record(doc, results):
-    return ffpp.process_results(doc, results)["auc_avg"]
+    return ffpp.process_results(doc, results)["acc"]  # the whole record, as logged
 
 
 # ------------------------------------------------------------------- verdict log-odds
@@ -89,10 +90,8 @@ def sklearn_auc(real, fake):
 
 def test_each_manipulation_auc_pools_its_fakes_with_all_reals_as_sklearn_does():
     recs = ffpp_records()
-    assert hooks.agg_auc__Deepfakes(recs) == pytest.approx(sklearn_auc(REAL_P, FAKE_P["Deepfakes"]))
-    assert hooks.agg_auc__Face2Face(recs) == pytest.approx(sklearn_auc(REAL_P, FAKE_P["Face2Face"]))
-    assert hooks.agg_auc__FaceSwap(recs) == pytest.approx(sklearn_auc(REAL_P, FAKE_P["FaceSwap"]))
-    assert hooks.agg_auc__NeuralTextures(recs) == pytest.approx(sklearn_auc(REAL_P, FAKE_P["NeuralTextures"]))
+    for method, fakes in FAKE_P.items():
+        assert AUC[method].compute(recs) == pytest.approx(sklearn_auc(REAL_P, fakes))
 
 
 def test_the_average_is_the_mean_of_the_four_manipulation_aucs():
@@ -102,7 +101,7 @@ def test_the_average_is_the_mean_of_the_four_manipulation_aucs():
 
 def test_a_manipulation_absent_from_the_data_has_no_auc_and_is_left_out_of_the_average():
     recs = [r for r in ffpp_records() if r["category"] != "FaceSwap"]
-    assert hooks.agg_auc__FaceSwap(recs) is None
+    assert AUC["FaceSwap"].compute(recs) is None
     expected = sum(sklearn_auc(REAL_P, FAKE_P[m]) for m in ("Deepfakes", "Face2Face", "NeuralTextures")) / 3
     assert ffpp.agg_auc_avg(recs) == pytest.approx(expected)
 
@@ -120,22 +119,22 @@ def test_one_unscored_frame_withholds_every_auc_it_would_enter_and_says_why(capl
     recs = ffpp_records()
     recs[0] = record(ffpp_doc(0, "original"), [(float("-inf"), False)] * 2)
     assert hooks.agg_score_coverage(recs) == pytest.approx(100 * (len(recs) - 1) / len(recs))
-    assert hooks.agg_auc__Deepfakes(recs) is None and ffpp.agg_auc_avg(recs) is None
+    assert AUC["Deepfakes"].compute(recs) is None and ffpp.agg_auc_avg(recs) is None
     assert any("1 of" in m and "no verdict score" in m for m in caplog_loguru)
 
 
 def test_generation_tasks_read_the_verdict_score_carried_by_the_answer():
     doc = ffpp_doc(0, "Deepfakes")
     answer = Answer("This is a fake image.", verdict=VerdictScore(p_real=0.02, p_fake=0.18, step=3))
-    rec = ffpp.gen_process_results(doc, [answer])["auc_avg"]
+    rec = ffpp.gen_process_results(doc, [answer])["acc"]
     assert rec["verdict"] == "fake"
     assert rec["log_odds"] == pytest.approx(math.log(0.02 / 0.18))
     assert rec["p_real"] == pytest.approx(0.1)
 
 
 def test_a_plain_text_answer_has_no_score_and_no_auc_and_coverage_says_so():
-    recs = [ffpp.gen_process_results(ffpp_doc(i, c), ["This is a fake image."])["auc_avg"] for i, c in enumerate(["original", "Deepfakes"])]
-    assert ffpp.agg_auc_avg(recs) is None and hooks.agg_auc__Deepfakes(recs) is None
+    recs = [ffpp.gen_process_results(ffpp_doc(i, c), ["This is a fake image."])["acc"] for i, c in enumerate(["original", "Deepfakes"])]
+    assert ffpp.agg_auc_avg(recs) is None and AUC["Deepfakes"].compute(recs) is None
     assert hooks.agg_score_coverage(recs) == 0.0
     assert hooks.agg_acc(recs) == pytest.approx(50.0)
 
@@ -172,12 +171,13 @@ def test_an_unknown_answer_is_wrong_in_the_one_class_scores():
 def test_corvi_balanced_accuracy_pools_each_family_with_all_reals_and_averages_families():
     spec = {("real", "real"): ["real", "real", "fake", "real"], ("ADM", "fake"): ["fake", "real"], ("GLIDE", "fake"): ["fake", "fake", "fake"]}
     recs = dm_records(spec)
-    per = {f: hooks.group_aggregation("balanced_acc", f)(recs) for f in ("ADM", "GLIDE")}
+    per = {m.group: m.compute(recs) for m in hooks.per_group("bacc", hooks.agg_pooled_balanced_acc, ("ADM", "GLIDE"))}
     reals = spec[("real", "real")]
     for family in ("ADM", "GLIDE"):
         fakes = spec[(family, "fake")]
         expected = 100 * balanced_accuracy_score([1] * len(reals) + [0] * len(fakes), [v == "real" for v in reals + fakes])
         assert per[family] == pytest.approx(expected)
     assert dmimage.agg_balanced_acc_avg(recs) == pytest.approx((per["ADM"] + per["GLIDE"]) / 2)
-    assert hooks.group_aggregation("fake_acc", "GLIDE")(recs) == pytest.approx(100.0)
+    (glide_fake_acc,) = hooks.per_group("fake_acc", hooks.agg_pooled_fake_acc, ("GLIDE",))
+    assert glide_fake_acc.compute(recs) == pytest.approx(100.0)
     assert dmimage.agg_auc_family_avg(recs) is None  # no verdict scores were published

@@ -676,7 +676,7 @@ def test_the_samples_carry_the_per_doc_record_the_readers_use(logged_runs):
         for line in _samples(files[name]):
             assert {"doc_id", "doc_hash", "score"} <= set(line)
             assert {"id", "label", "verdict", "cluster", "failed"} <= set(line["acc"])
-            assert {"prediction", "reference", "rouge_l"} <= set(line["rouge_l"])
+            assert {"prediction", "reference", "rouge_l"} <= set(line["css"])
             assert line["score"] == float(line["acc"]["verdict"] == line["acc"]["label"])
     assert all(line["acc"]["log_odds"] is not None for line in _samples(files["tiny"]))  # fakevlm publishes verdict scores
     assert all(line["acc"]["log_odds"] is None for line in _samples(files["dummy"]))

@@ -208,11 +208,11 @@ def test_explorer_holds_each_models_answer_reading_and_score_from_its_samples(bu
     for k, model in enumerate(data["models"]):
         lines = samples[(model, "fakeclue")]
         assert keys == [line["acc"]["id"] for line in lines]
-        assert column(data, k, "text") == [line["rouge_l"]["prediction"] for line in lines]
+        assert column(data, k, "text") == [line["css"]["prediction"] for line in lines]
         assert column(data, k, "read") == [line["acc"]["verdict"] for line in lines]
         assert column(data, k, "alt") == [line["acc"]["verdict_official"] for line in lines]
         assert column(data, k, "ok") == [int(line["score"]) for line in lines]
-        assert column(data, k, "rouge") == [round(100 * line["rouge_l"]["rouge_l"], 2) for line in lines]
+        assert column(data, k, "rouge") == [round(100 * line["css"]["rouge_l"], 2) for line in lines]
     truths = [data["s"][t] for t in data["docs"]["truth"]]
     assert truths == [line["acc"]["label"] for line in samples[("org/strong (fakevlm)", "fakeclue")]]
 
@@ -522,7 +522,7 @@ def test_in_a_browser_the_explorer_filters_to_wrong_answers_and_opens_a_sample(b
     answer = detail.find_elements(By.CSS_SELECTOR, ".answer")[weak]
     assert answer.find_element(By.CSS_SELECTOR, "h3").text == models[weak]
     shown = answer.find_elements(By.CSS_SELECTOR, "p.text")
-    assert [p.text for p in shown] == ([line["rouge_l"]["prediction"]] if line["rouge_l"]["prediction"] else [])
+    assert [p.text for p in shown] == ([line["css"]["prediction"]] if line["css"]["prediction"] else [])
     if line["acc"]["verdict"] != parsing.UNKNOWN:
         assert [m.text for m in answer.find_elements(By.CSS_SELECTOR, "mark.hl")] == [line["acc"]["verdict"]]
     assert f"ROUGE-L {100 * line['rouge_l']['rouge_l']:.1f}" in answer.text

@@ -1,19 +1,43 @@
-"""Aggregations: what lmms-eval calls on the list of one metric's per-doc records. Every metric is reported x100.
+"""Aggregations: what lmms-eval calls on the list of one metric's per-doc values. Every metric is reported x100.
 
+Each aggregation declares what it reads (:func:`reads`), so that ``process_results`` logs under each metric only
+those fields of the doc's record (the whole record is logged once: :func:`fakevlm_tasks.glue.records.fan_out`).
 A metric that needs verdict scores is computed only when every doc it covers has one; otherwise it is None and
 the log says why. The maths lives in :mod:`fakevlm_tasks.scoring.metrics`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-import re
 
 from loguru import logger
 
 from fakevlm_tasks.glue.records import evidence_of
 from fakevlm_tasks.scoring import metrics
 from fakevlm_tasks.scoring.parsing import FAKE, REAL
+
+
+def reads(*fields: str, record: str = "verdict", pooled: bool = False):
+    """Declares the fields of the doc's ``verdict`` (or ``text``) record that an aggregation reads.
+
+    ``process_results`` logs only those under the metric, and None for the docs a per-group metric leaves out;
+    the aggregation skips the Nones. ``pooled``: as a per-group metric (:func:`fakevlm_tasks.glue.metric_lists.per_group`)
+    it covers the group's fakes and every real (FF++, DMimage), not the group's own docs.
+    """
+
+    def declare(aggregate):
+        @functools.wraps(aggregate)
+        def without_the_docs_left_out(values):
+            return aggregate([v for v in values if v is not None])
+
+        without_the_docs_left_out.reads = fields
+        without_the_docs_left_out.record = record
+        without_the_docs_left_out.pooled = pooled
+        return without_the_docs_left_out
+
+    return declare
+
 
 def pct(value):
     """x100; None and nan stay None."""
@@ -26,78 +50,85 @@ def _detected(records):
     return [r for r in records if r["detection"]]
 
 
-def _detection(records, verdict_key="verdict"):
-    rs = _detected(records)
-    if not rs:
-        return None
-    return metrics.detection_metrics([r["label"] for r in rs], [r[verdict_key] for r in rs])
+def _share(records, keep) -> float | None:
+    return pct(sum(map(keep, records)) / len(records)) if records else None
 
 
-def _detection_metric(key, verdict_key="verdict"):
+def _detection_metric(name: str, key: str, verdict_key: str = "verdict", doc: str = ""):
     def aggregate(records):
-        m = _detection(records, verdict_key)
-        return None if m is None else pct(m[key])
+        rs = _detected(records)
+        if not rs:
+            return None
+        return pct(metrics.detection_metrics([r["label"] for r in rs], [r[verdict_key] for r in rs])[key])
 
-    aggregate.__name__ = f"agg_{key}"
-    return aggregate
-
-
-agg_acc = _detection_metric("accuracy")
-agg_f1 = _detection_metric("f1")
-agg_f1_fake = _detection_metric("f1_fake")
-agg_f1_macro = _detection_metric("f1_macro")
-agg_balanced_acc = _detection_metric("balanced_accuracy")
-agg_unknown_rate = _detection_metric("unknown_rate")
-agg_acc_official_parser = _detection_metric("accuracy", "verdict_official")
+    aggregate.__name__ = aggregate.__qualname__ = name  # the name hooks and the YAMLs know it by
+    aggregate.__doc__ = doc
+    return reads("label", verdict_key, "detection")(aggregate)
 
 
+agg_acc = _detection_metric("agg_acc", "accuracy", doc="Accuracy on the detection docs, x100 (an unknown verdict is wrong).")
+agg_f1 = _detection_metric("agg_f1", "f1", doc="Binary F1 with real as the positive class (the paper's convention), x100.")
+agg_f1_fake = _detection_metric("agg_f1_fake", "f1_fake", doc="Binary F1 with fake as the positive class, x100.")
+agg_f1_macro = _detection_metric("agg_f1_macro", "f1_macro", doc="Mean of the two classes' F1, x100.")
+agg_balanced_acc = _detection_metric("agg_balanced_acc", "balanced_accuracy", doc="(real acc + fake acc) / 2, x100; None with one class.")
+agg_unknown_rate = _detection_metric("agg_unknown_rate", "unknown_rate", doc="Share of answers the robust parser cannot read, x100.")
+agg_acc_official_parser = _detection_metric("agg_acc_official_parser", "accuracy", "verdict_official",
+                                            doc="Accuracy with the official rule reading the answers (its coin flip seeded), x100.")
+
+
+@reads("failed")
 def agg_failed_rate(records):
     """Share of docs with no answer at all (adapter error, API failure after retries), x100.
 
     These also count in ``unknown_rate`` (they are scored wrong); this metric tells a
     broken run from a model whose answers cannot be read.
     """
-    return pct(sum(r["failed"] for r in records) / len(records)) if records else None
+    return _share(records, lambda r: r["failed"])
 
 
+@reads("detection", "verdict_source")
 def agg_judged_rate(records):
     """Share of docs whose verdict the judge gave (``FAKEVLM_PARSE_MODE=judge``), x100; 0 with the judge off."""
-    rs = _detected(records)
-    return pct(sum(r.get("verdict_source") == "judge" for r in rs) / len(rs)) if rs else None
+    return _share(_detected(records), lambda r: r.get("verdict_source") == "judge")
 
 
+@reads("judge_model")
 def agg_judge_model(records):
     """The judge of this run, as :func:`fakevlm_tasks.services.judge.summary` names it; None with the judge off."""
     return ", ".join(sorted({r["judge_model"] for r in records if r.get("judge_model")})) or None
 
 
+@reads("detection", "official_fallback")
 def agg_official_fallback_rate(records):
     """Share of answers the official rule could only score by its coin flip, x100."""
-    rs = _detected(records)
-    return pct(sum(r["official_fallback"] for r in rs) / len(rs)) if rs else None
+    return _share(_detected(records), lambda r: r["official_fallback"])
 
 
+@reads("log_odds")
 def agg_score_coverage(records):
     """Share of docs that have a verdict score (what AUC and calibration need), x100."""
-    return pct(sum(r.get("log_odds") is not None for r in records) / len(records)) if records else None
+    return _share(records, lambda r: r.get("log_odds") is not None)
 
 
-def _explained(records):
-    return [r for r in records if r and r.get("reference")]
+def _rouge(records, key: str) -> float | None:
+    """Mean of the per-doc ``key`` over the docs that have a reference (the text record's scores are None without), x100."""
+    values = [r[key] for r in records if r[key] is not None]
+    return pct(sum(values) / len(values)) if values else None
 
 
+@reads("rouge_l", record="text")
 def agg_rouge_l(records):
     """Mean per-doc ROUGE-L F over the docs that have a reference explanation, x100."""
-    rs = _explained(records)
-    return pct(sum(r["rouge_l"] for r in rs) / len(rs)) if rs else None
+    return _rouge(records, "rouge_l")
 
 
+@reads("rouge_l_evidence", record="text")
 def agg_rouge_l_evidence(records):
     """:func:`agg_rouge_l` with the opening verdict sentence removed from answer and reference."""
-    rs = _explained(records)
-    return pct(sum(r["rouge_l_evidence"] for r in rs) / len(rs)) if rs else None
+    return _rouge(records, "rouge_l_evidence")
 
 
+@reads("detection", "verdict", "evidence_verdict")
 def agg_contradiction_rate(records):
     """Share of answers with a verdict whose evidence argues for the opposite verdict, x100.
 
@@ -115,7 +146,7 @@ def _css(records, metric: str, texts) -> float | None:
     """Mean CSS x100 through :func:`fakevlm_tasks.services.embeddings.css_scores` (its settings, its reference cache)."""
     from fakevlm_tasks.services import embeddings
 
-    rs = _explained(records)
+    rs = [r for r in records if r.get("reference")]
     if not rs:
         return None
     predictions, references = texts(rs)
@@ -140,6 +171,7 @@ def _evidence(rs):
     return [evidence_of(r["prediction"]) for r in rs], [[evidence_of(x) for x in ref] for ref in refs]
 
 
+@reads("prediction", "reference", record="text")
 def agg_css(records):
     """Mean cosine similarity of sentence embeddings (prediction vs reference), x100.
 
@@ -149,11 +181,13 @@ def agg_css(records):
     return _css(records, "css", _whole)
 
 
+@reads("prediction", "reference", record="text")
 def agg_css_evidence(records):
     """:func:`agg_css` on the evidence alone (verdict sentences removed from both sides)."""
     return _css(records, "css_evidence", _evidence)
 
 
+@reads("rouge_l", record="text")
 def agg_css_encoder(records):
     """Which encoder, precision and backend the ``css`` of this run used, as a short name; None without references.
 
@@ -165,7 +199,7 @@ def agg_css_encoder(records):
 
     from fakevlm_tasks.services import embeddings
 
-    if not _explained(records):
+    if all(r["rouge_l"] is None for r in records):  # no doc has a reference
         return None
     name = os.environ.get(embeddings.CSS_MODEL_ENV) or embeddings.DEFAULT_CSS_MODEL
     parts = [p for p in PurePath(name).parts if p not in ("/", "model", "models", "snapshots")]
@@ -248,58 +282,46 @@ def auc_video_avg(records, order=()) -> float | None:
 
 def balanced_acc_avg(records) -> float | None:
     """Corvi et al.'s AVR: mean over fake groups of the balanced accuracy, each group pooled with all reals."""
-    values = []
-    for g in fake_groups(records):
-        group = pooled(records, g)
-        values.append(pct(metrics.balanced_accuracy([r["label"] for r in group], [r["verdict"] for r in group])))
-    return mean_or_none(values)
+    return mean_or_none(agg_pooled_balanced_acc(pooled(records, g)) for g in fake_groups(records))
 
 
-
-# ------------------------------------------------------------ per-group metrics
-
-_GROUP_METRIC = re.compile(r"^agg_(?P<metric>[a-z0-9_]+?)__(?P<group>.+)$")
-
-#: What a per-group aggregation computes on the docs of that group.
-_ON_GROUP = {
-    "acc": lambda rs: pct(metrics.detection_metrics([r["label"] for r in rs], [r["verdict"] for r in rs])["accuracy"]),
-}
-#: What a per-group aggregation computes on the group's fakes pooled with all reals.
-_ON_POOLED = {
-    "auc": lambda rs, g: auc(rs, f"auc of {g}"),
-    "video_auc": lambda rs, g: None if _scored_or_reason(rs, f"video auc of {g}") else auc(per_video(rs), f"video auc of {g}"),
-    "balanced_acc": lambda rs, g: pct(metrics.balanced_accuracy([r["label"] for r in rs], [r["verdict"] for r in rs])),
-    "fake_acc": lambda rs, g: _class_acc(rs, FAKE),
-}
+# ------------------------------------------------------------ per-group metrics, pooled
+# A per-group metric (fakevlm_tasks.glue.metric_lists.per_group) logs a value for the docs it covers only, with the
+# group's name (``group``). On the group's own docs it is aggregated by the task's function (agg_acc); on the
+# group's fakes pooled with every real, by one of these, which give None when the pool holds no fake.
 
 
-def _class_acc(records, label: str) -> float | None:
-    """Accuracy on the docs of one class, x100; None without such docs."""
-    rs = [r for r in records if r["label"] == label]
-    return pct(sum(r["verdict"] == label for r in rs) / len(rs)) if rs else None
+def _pool(records) -> tuple[list, str]:
+    """The records of one group's pool, or none when it holds no fake; and the group's name, for messages."""
+    group = next((r["group"] for r in records if r.get("group")), "the group")
+    return (records if any(r["label"] == FAKE for r in records) else []), group
 
 
-def group_aggregation(metric: str, group: str):
-    """The aggregation of ``metric`` for one group: ``acc`` on the group's own docs; ``auc``, ``video_auc``,
-    ``balanced_acc``, ``fake_acc`` on the group's fakes pooled with all reals. None when the group is absent."""
-    if metric in _ON_GROUP:
-        def aggregate(records):
-            rs = [r for r in _detected(records) if r["category"] == group]
-            return _ON_GROUP[metric](rs) if rs else None
-    elif metric in _ON_POOLED:
-        def aggregate(records):
-            if group not in fake_groups(records):
-                return None
-            return _ON_POOLED[metric](pooled(records, group), group)
-    else:
-        raise AttributeError(f"no per-group metric {metric!r}; known: {sorted(_ON_GROUP) + sorted(_ON_POOLED)}")
-    aggregate.__name__ = f"agg_{metric}__{group}"
-    return aggregate
+@reads("label", "log_odds", "failed", pooled=True)
+def agg_pooled_auc(records):
+    """AUC of one group's fakes against every real (Table 5's per-manipulation column), x100."""
+    rs, group = _pool(records)
+    return auc(rs, f"auc of {group}") if rs else None
 
 
-def __getattr__(name: str):
-    """``agg_<metric>__<group>`` for any group: a YAML names ``!function fakevlm_tasks.hooks.agg_acc__animal``."""
-    match = _GROUP_METRIC.match(name)
-    if not match:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return group_aggregation(match["metric"], match["group"])
+@reads("id", "cluster", "label", "log_odds", "failed", pooled=True)
+def agg_pooled_video_auc(records):
+    """:func:`agg_pooled_auc` with each video scored by the mean log-odds of its frames."""
+    rs, group = _pool(records)
+    if not rs or _scored_or_reason(rs, f"video auc of {group}"):
+        return None
+    return auc(per_video(rs), f"video auc of {group}")
+
+
+@reads("label", "verdict", pooled=True)
+def agg_pooled_balanced_acc(records):
+    """Balanced accuracy of one group's fakes against every real (Corvi et al.'s per-family score), x100."""
+    rs, _ = _pool(records)
+    return pct(metrics.balanced_accuracy([r["label"] for r in rs], [r["verdict"] for r in rs])) if rs else None
+
+
+@reads("label", "verdict", pooled=True)
+def agg_pooled_fake_acc(records):
+    """Accuracy on one group's fakes, x100."""
+    rs, _ = _pool(records)
+    return _share([r for r in rs if r["label"] == FAKE], lambda r: r["verdict"] == FAKE)

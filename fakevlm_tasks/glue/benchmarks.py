@@ -104,6 +104,9 @@ class Benchmark:
     groups: str = "category"  # what its per-group metrics break the docs down by (category, manipulation, family)
     ranking: Mapping[str, str] = field(default_factory=dict)  # task -> the metric that ranks models ("acc" if absent)
     write_miniature: Callable[[Path], list[str]] | None = None
+    # task -> its metrics (fakevlm_tasks.glue.metric_lists.Metric), the one declaration its YAML's metric_list is
+    # generated from and its process_results is built with.
+    metrics: Mapping[str, tuple] = field(default_factory=dict)
     hub: HubSource | None = None  # where its data is on the Hub: `fakevlm-data download` and a task's first use fetch it
     asks: Mapping[str, str] = field(default_factory=dict)  # task -> its QUESTION_KINDS entry ("detection" if absent)
     # metric -> its kernel for fakevlm_tasks.scoring.stats ((PerDoc, Weights) -> a value per resample), for the
@@ -111,6 +114,10 @@ class Benchmark:
     statistics: Mapping[str, Callable] = field(default_factory=dict)
     group_metrics: tuple[str, ...] = ()  # metrics of its own it also reports per group, as <metric>_<group>
     folder: Path | None = None  # set by discovery
+
+    def __post_init__(self):
+        if stray := sorted(set(self.metrics) - set(self.tasks)):
+            raise BenchmarkError(f"benchmark {self.name!r}: metrics are declared for {stray}, which it does not define")
 
     def __post_init__(self):
         if unknown := {t: k for t, k in self.asks.items() if t not in self.tasks or k not in QUESTION_KINDS}:
@@ -151,8 +158,12 @@ def external_dirs() -> list[str]:
     return [str(Path(p).expanduser()) for p in os.environ.get(BENCHMARKS_ENV, "").split(os.pathsep) if p]
 
 
+#: Discovery loads each benchmark.py under this prefix (lmms-eval loads it again, as ``benchmark``, beside its YAML).
+MODULE_PREFIX = "fakevlm_benchmark_"
+
+
 def _load_module(folder: Path) -> ModuleType:
-    name = f"fakevlm_benchmark_{abs(hash(str(folder.resolve())))}"
+    name = f"{MODULE_PREFIX}{abs(hash(str(folder.resolve())))}"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, folder / MODULE_FILE)

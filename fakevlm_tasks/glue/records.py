@@ -1,9 +1,10 @@
 """The per-doc records (docs/protocol.md, "The per-sample record") and the ``process_results`` built from them.
 
-``process_results`` builds one verdict record per doc and hands it to every verdict metric, plus a text record
-(answer, reference, per-doc ROUGE-L) to the explanation metrics. It also returns lmms-eval's own ``score`` (0/1:
-the verdict is right), top level and inside the ``acc`` record together with ``cluster``, so the host's CLT and
-clustered standard errors and its paired test against ``--baseline`` work on these tasks.
+``process_results`` builds one verdict record per doc and, for the explanation metrics, a text record (answer,
+reference, per-doc ROUGE-L); it logs each whole once and gives every other metric only what it reads. It also
+returns lmms-eval's own ``score`` (0/1: the verdict is right), top level and inside the ``acc`` record together
+with ``cluster``, so the host's CLT and clustered standard errors and its paired test against ``--baseline``
+work on these tasks.
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def text_record(doc, results) -> dict:
 
     Almost every answer and reference opens with the verdict sentence, which alone earns
     a sizeable ROUGE-L; the evidence-only score compares what the explanations say.
-    Both are None without a reference.
+    Both are None without a reference, and only then: the explanation aggregations read them so.
     """
     text = answer_text(results)
     reference = doc.get("reference")
@@ -168,57 +169,61 @@ def text_record(doc, results) -> dict:
     }
 
 
-#: Metrics that read the text record; every other metric reads the verdict record.
-EXPLANATION_METRICS = frozenset({"rouge_l", "rouge_l_evidence", "css", "css_evidence", "css_encoder"})
+#: Where a doc's whole records are logged, once each (the report layer reads them there,
+#: :mod:`fakevlm_tasks.report.logged_samples`): the verdict record under ``acc``, the text record under ``css``.
+#: A task that lists no such metric logs the record under its first metric that reads it.
+WHOLE_RECORDS = {"verdict": "acc", "text": "css"}
 
 
-def fan_out(verdict: dict, correct: bool, metric_names, text: dict | None = None) -> dict:
-    """``process_results``' return value: lmms-eval's ``score``, and each metric's record.
+def _homes(declared) -> dict[str, str]:
+    """{record kind: the metric that logs the whole record} for a task's metrics."""
+    names = {m.name for m in declared}
+    homes: dict[str, str] = {}
+    for m in declared:
+        if m.group is None:
+            homes.setdefault(m.record, m.name)
+    return {**homes, **{kind: name for kind, name in WHOLE_RECORDS.items() if name in names}}
 
-    The verdict record goes to every verdict metric (they need the whole set), the text
-    record only to the explanation metrics (else each answer would be written once per
-    metric into the samples file). ``acc`` gets ``score`` inside its record, so that the
-    host's CLT and clustered standard errors are computed for accuracy alone.
+
+def fan_out(verdict: dict, correct: bool, declared, text: dict | None = None) -> dict:
+    """``process_results``' return value: lmms-eval's ``score``, and each metric's per-doc value.
+
+    Each record is logged whole once (:data:`WHOLE_RECORDS`); every other metric gets only the fields its
+    aggregation reads (:meth:`fakevlm_tasks.glue.metric_lists.Metric.value`), since lmms-eval writes every
+    metric's value of a doc into the samples file. ``acc`` gets ``score`` inside its record, so that the host's
+    CLT and clustered standard errors are computed for accuracy alone (the other values hold no ``score``).
     """
     score = 1.0 if correct else 0.0
+    records = {"verdict": verdict, "text": text}
+    homes = _homes(declared)
     out: dict = {"score": score}
-    for name in metric_names:
-        if name in EXPLANATION_METRICS:
-            out[name] = text
-        elif name == "acc":
-            out[name] = {**verdict, "score": score}
+    for m in declared:
+        if homes.get(m.record) != m.name:
+            out[m.name] = m.value(records[m.record])
+        elif m.name == "acc":
+            out[m.name] = {**verdict, "score": score}
         else:
-            out[name] = verdict
+            out[m.name] = records[m.record]
     return out
 
 
-def detection_results(metric_names: tuple[str, ...]):
-    """A ``process_results`` for generated real/fake answers feeding ``metric_names``."""
+def detection_results(declared):
+    """A ``process_results`` for generated real/fake answers feeding the metrics ``declared`` (Metrics)."""
+    reads_text = any(m.record == "text" for m in declared)
 
     def process_results(doc, results):
         verdict = detection_record(doc, results)
-        text = text_record(doc, results) if EXPLANATION_METRICS & set(metric_names) else None
-        return fan_out(verdict, verdict["verdict"] == verdict["label"], metric_names, text)
+        text = text_record(doc, results) if reads_text else None
+        return fan_out(verdict, verdict["verdict"] == verdict["label"], declared, text)
 
     return process_results
 
 
-def loglikelihood_results(metric_names: tuple[str, ...]):
+def loglikelihood_results(declared):
     """A ``process_results`` for the two-choice loglikelihood form of the detection question."""
 
     def process_results(doc, results):
         verdict = loglikelihood_record(doc, results)
-        return fan_out(verdict, verdict["verdict"] == verdict["label"], metric_names)
+        return fan_out(verdict, verdict["verdict"] == verdict["label"], declared)
 
     return process_results
-
-
-#: The verdict metrics of every generated-answer task (``dmimage`` and ``ffpp_gen`` add their own to these).
-VERDICT_METRICS = (
-    "acc", "f1", "f1_fake", "f1_macro", "balanced_acc", "unknown_rate", "failed_rate", "judged_rate", "judge_model",
-    "acc_official_parser",
-)
-#: The metrics of the detection + explanation template (_fakevlm_template_yaml).
-DETECTION_METRICS = VERDICT_METRICS + (
-    "official_fallback_rate", "contradiction_rate", "rouge_l", "rouge_l_evidence", "css", "css_evidence", "css_encoder",
-)

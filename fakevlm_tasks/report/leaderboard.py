@@ -50,8 +50,9 @@ METRIC_LABELS = {
 #: Entries of a breakdown (a dict-valued metric: per_category, per_manipulation,
 #: per_family) that get a table of their own.
 BREAKDOWN_METRICS = ("acc", "f1", "auc", "video_auc", "bacc", "fake_acc")
-#: Per-group metrics are reported flat (``acc_animal``, ``auc_deepfakes``, ``bacc_<family>``); their
-#: aggregation is ``hooks.group_aggregation``'s. The longest of these prefixes names the entry.
+#: Per-group metrics are reported flat (``acc_animal``, ``auc_deepfakes``, ``bacc_<family>``); their metric_list
+#: entry names its ``group`` (fakevlm_tasks.glue.metric_lists), or, in results written before it did, their
+#: aggregation is ``group_aggregation``'s. The longest of these prefixes names the entry.
 GROUP_BASES = ("acc", "auc", "video_auc", "bacc", "fake_acc")
 GROUP_AGGREGATION = "group_aggregation"
 
@@ -104,10 +105,11 @@ def group_kind(task: str) -> str:
 
 
 def _group_metrics(config) -> set[str]:
-    """Names of the per-group metrics in a task's config (their aggregation is a group aggregation)."""
+    """Names of the per-group metrics in a task's config (their entry names a group; older: a group aggregation)."""
     entries = (config or {}).get("metric_list")
     entries = entries if isinstance(entries, list) else []
-    return {e["metric"] for e in entries if isinstance(e, dict) and GROUP_AGGREGATION in str(e.get("aggregation", ""))}
+    return {e["metric"] for e in entries if isinstance(e, dict)
+            and (e.get("group") is not None or GROUP_AGGREGATION in str(e.get("aggregation", "")))}
 
 
 def own_group_metrics(task: str) -> tuple[str, ...]:

@@ -163,7 +163,7 @@ from fakevlm_tasks.hooks import Benchmark, PaperRows, prompted  # noqa: E402
 
 #: The categories of DD-VQA's docs: the FF++ manipulation of the video, or "original".
 CATEGORIES = ("Deepfakes", "Face2Face", "FaceShifter", "FaceSwap", "NeuralTextures", ffpp.REAL_CATEGORY)
-METRICS = hooks.DETECTION_METRICS + tuple(f"acc_{c.lower()}" for c in CATEGORIES)
+METRICS = hooks.DETECTION_METRICS + hooks.per_group("acc", hooks.agg_acc, CATEGORIES, "accuracy on this category's images")
 
 process_docs = hooks.prepared_docs("ddvqa")
 #: DD-VQA asks about one part of the face ("Do the person's eyes look real/fake?"), so a general
@@ -216,4 +216,5 @@ BENCHMARK = Benchmark(
         }.items()
     }),),
     write_miniature=write_miniature,
+    metrics={"ddvqa": METRICS},
 )

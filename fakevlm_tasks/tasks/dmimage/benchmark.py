@@ -144,22 +144,10 @@ def run(args) -> list[PrepareReport]:
 
 # ------------------------------------------------------------------ the declaration
 
-import re  # noqa: E402
-
 from fakevlm_tasks import hooks  # noqa: E402 - the preparer above needs no lmms-eval glue
 from fakevlm_tasks.scoring import metrics  # noqa: E402
-from fakevlm_tasks.hooks import DETECTION_PROMPTS, Benchmark, PaperRows, prompted  # noqa: E402
+from fakevlm_tasks.hooks import DETECTION_PROMPTS, Benchmark, Metric, PaperRows, prompted  # noqa: E402
 from fakevlm_tasks.scoring.parsing import FAKE, REAL  # noqa: E402
-
-#: Metric-name slugs of the 12 generator families ("Taming Transformers" -> "tamingtransformers").
-SLUGS = {family: re.sub(r"[^a-z0-9]", "", family.lower()) for family in FAMILIES}
-METRICS = (("real_acc", "real_f1", "fake_acc", "fake_f1") + hooks.VERDICT_METRICS
-           + ("balanced_acc_avg", "auc_avg", "score_coverage")
-           + tuple(f"bacc_{s}" for s in SLUGS.values()) + tuple(f"auc_{s}" for s in SLUGS.values()))
-
-process_docs = hooks.prepared_docs("dmimage")
-doc_to_text = prompted(DETECTION_PROMPTS)
-process_results = hooks.detection_results(METRICS)
 
 
 def _one_class(records, label: str, key: str):
@@ -173,30 +161,56 @@ def _one_class(records, label: str, key: str):
     return hooks.pct(m["f1_real"] if label == REAL else m["f1_fake"])
 
 
+@hooks.reads("label", "verdict")
 def agg_real_acc(records):
     return _one_class(records, REAL, "acc")
 
 
+@hooks.reads("label", "verdict")
 def agg_real_f1(records):
     return _one_class(records, REAL, "f1")
 
 
+@hooks.reads("label", "verdict")
 def agg_fake_acc(records):
     return _one_class(records, FAKE, "acc")
 
 
+@hooks.reads("label", "verdict")
 def agg_fake_f1(records):
     return _one_class(records, FAKE, "f1")
 
 
+@hooks.reads("label", "category", "verdict")
 def agg_balanced_acc_avg(records):
     """Corvi et al.'s AVR of balanced accuracy over generator families, each pooled with all reals."""
     return hooks.balanced_acc_avg(records)
 
 
+@hooks.reads("label", "category", "log_odds", "failed")
 def agg_auc_family_avg(records):
     """Corvi et al.'s AVR of AUC over families; None (logged) unless every doc has a verdict score."""
     return hooks.auc_avg(records)
+
+
+#: Table 3's view, then Corvi et al.'s: per generator family (a metric name spells it "tamingtransformers"),
+#: its fakes pooled with every real.
+METRICS = (
+    Metric("real_acc", agg_real_acc, note="Table 3 Real"),
+    Metric("real_f1", agg_real_f1, note="positive class = real: 2r / (1 + r)"),
+    Metric("fake_acc", agg_fake_acc, note="Table 3 Fake"),
+    Metric("fake_f1", agg_fake_f1, note="positive class = fake: 2r / (1 + r)"),
+    *hooks.VERDICT_METRICS,
+    Metric("balanced_acc_avg", agg_balanced_acc_avg, note="Corvi et al.'s AVR of balanced accuracy over families"),
+    Metric("auc_avg", agg_auc_family_avg, note="Corvi et al.'s AVR of AUC; null unless every doc is scored"),
+    hooks.SCORE_COVERAGE,
+    *hooks.per_group("bacc", hooks.agg_pooled_balanced_acc, FAMILIES, "this family's fakes pooled with all reals"),
+    *hooks.per_group("auc", hooks.agg_pooled_auc, FAMILIES),
+)
+
+process_docs = hooks.prepared_docs("dmimage")
+doc_to_text = prompted(DETECTION_PROMPTS)
+process_results = hooks.detection_results(METRICS)
 
 
 def write_miniature(root: Path) -> list[str]:
@@ -235,4 +249,5 @@ BENCHMARK = Benchmark(
         "FakeVLM": _table3((98.2, 99.1), (89.7, 94.6), (94.0, 94.3)),
     }),),
     write_miniature=write_miniature,
+    metrics={"dmimage": METRICS},
 )

@@ -101,7 +101,7 @@ from fakevlm_tasks import hooks  # noqa: E402 - the preparer above needs no lmms
 from fakevlm_tasks.hooks import DETECTION_PROMPTS, Benchmark, HubSource, PaperRows, prompted  # noqa: E402
 
 CATEGORIES = ("animal", "deepfake", "doc", "human", "object", "satellite", "scene")
-METRICS = hooks.DETECTION_METRICS + tuple(f"acc_{c}" for c in CATEGORIES)
+METRICS = hooks.DETECTION_METRICS + hooks.per_group("acc", hooks.agg_acc, CATEGORIES, "accuracy on this category's images")
 
 process_docs = hooks.prepared_docs("fakeclue")
 doc_to_text = prompted(DETECTION_PROMPTS)
@@ -162,6 +162,7 @@ BENCHMARK = Benchmark(
     }),),
     variants={"fakeclue": ("jpeg50", "resize50", "blur2", "noise10", "grey", "lowpass", "highpass")},
     write_miniature=write_miniature,
+    metrics={"fakeclue": METRICS},
     hub=HubSource(
         repo_id="lingcco/FakeClue",
         annotations={"test": ("data_json/test.json",), "train": ("data_json/train.json",)},

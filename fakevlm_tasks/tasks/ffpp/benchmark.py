@@ -198,32 +198,47 @@ def run(args) -> list[PrepareReport]:
 # ------------------------------------------------------------------ the declaration
 
 from fakevlm_tasks import hooks  # noqa: E402 - the preparer above needs no lmms-eval glue
-from fakevlm_tasks.hooks import DETECTION_PROMPTS, Benchmark, PaperRows, prompted  # noqa: E402
+from fakevlm_tasks.hooks import DETECTION_PROMPTS, Benchmark, Metric, PaperRows, prompted  # noqa: E402
 
 #: The two continuations of the ``ffpp`` task, scored after the question (target delimiter " ").
 VERDICT_CHOICES = ("This is a real", "This is a fake")
-_AUC_PER_METHOD = tuple(f"auc_{m.lower()}" for m in METHODS)
-METRICS = ("auc_avg", "auc_video_avg", "acc", "f1", "failed_rate", "score_coverage") + _AUC_PER_METHOD
-GEN_METRICS = hooks.VERDICT_METRICS + ("auc_avg", "auc_video_avg", "score_coverage") + _AUC_PER_METHOD
-
-process_docs = hooks.prepared_docs("ffpp")
-doc_to_text = prompted(DETECTION_PROMPTS)
-process_results = hooks.loglikelihood_results(METRICS)
-gen_process_results = hooks.detection_results(GEN_METRICS)
 
 
 def doc_to_choice(doc):
     return list(VERDICT_CHOICES)
 
 
+@hooks.reads("id", "cluster", "label", "category", "log_odds", "failed")
 def agg_auc_avg(records):
     """Table 5's "Average": the mean of the per-manipulation AUCs (frame level), each pooled with all reals."""
     return hooks.auc_avg(records, METHODS)
 
 
+@hooks.reads("id", "cluster", "label", "category", "log_odds", "failed")
 def agg_auc_video_avg(records):
     """The same average with each video scored by the mean log-odds of its frames."""
     return hooks.auc_video_avg(records, METHODS)
+
+
+AUC_AVG = Metric("auc_avg", agg_auc_avg, note="Table 5's Average: mean of the per-manipulation AUCs")
+AUC_VIDEO_AVG = Metric("auc_video_avg", agg_auc_video_avg)
+AUC_PER_METHOD = hooks.per_group("auc", hooks.agg_pooled_auc, METHODS, "frame-level AUC, real frames vs this manipulation's")
+METRICS = (
+    AUC_AVG,
+    AUC_VIDEO_AVG.noted("the same, each video scored by its frames' mean log-odds"),
+    Metric("acc", hooks.agg_acc, note="the likelier continuation taken as the verdict"),
+    Metric("f1", hooks.agg_f1, note="positive class = real"),
+    Metric("failed_rate", hooks.agg_failed_rate, False, "frames the adapter could not score"),
+    hooks.SCORE_COVERAGE,
+) + AUC_PER_METHOD
+GEN_METRICS = hooks.VERDICT_METRICS + (
+    AUC_AVG.noted("null (logged) unless every doc has a verdict score"), AUC_VIDEO_AVG, hooks.SCORE_COVERAGE,
+) + AUC_PER_METHOD
+
+process_docs = hooks.prepared_docs("ffpp")
+doc_to_text = prompted(DETECTION_PROMPTS)
+process_results = hooks.loglikelihood_results(METRICS)
+gen_process_results = hooks.detection_results(GEN_METRICS)
 
 
 def write_miniature(root: Path) -> list[str]:
@@ -263,4 +278,5 @@ BENCHMARK = Benchmark(
         }.items()
     }),),
     write_miniature=write_miniature,
+    metrics={"ffpp": METRICS, "ffpp_gen": GEN_METRICS},
 )

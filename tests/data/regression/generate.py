@@ -36,13 +36,12 @@ TEXTS = [
 
 
 def _groups(cfg: dict) -> list[str]:
-    """The groups the task's per-group metrics name (agg_<metric>__<group>, or acc_<group> / loki_score_<group>)."""
+    """The groups the task's per-group metrics name (their ``group``; before it, their aggregation agg_<metric>__<group>)."""
     found = []
     for m in cfg["metric_list"]:
-        name = getattr(m["aggregation"], "__name__", "")
-        match = re.match(r"^agg_[a-z0-9_]+?__(.+)$", name)
-        if match:
-            found.append(match[1])
+        match = re.match(r"^agg_[a-z0-9_]+?__(.+)$", getattr(m["aggregation"], "__name__", ""))
+        if m.get("group") or match:
+            found.append(m.get("group") or match[1])
     return sorted(set(found)) or ["unknown"]
 
 
