@@ -22,6 +22,7 @@ from PIL import Image
 from fakevlm_model.replay import BY_CONTENT, BY_ID, BY_PATH, Replay, ReplayError, file_sha256
 from fakevlm_tasks.glue import benchmarks
 from fakevlm_tasks.glue.sample import failure_of, verdict_score_of
+from fakevlm_tasks.report.results import model_label
 from lmms_runs import offline_env, prepare, results_of, run_cli, run_fakevlm, samples_of
 
 TASK, SPLIT = "fakeclue", "test"
@@ -252,6 +253,29 @@ def test_a_batch_output_line_answers_its_custom_id_and_a_failed_one_is_a_failed_
     assert answers[1] == "" and "the batch request failed" in failure_of([answers[1]]).reason and "boom" in failure_of([answers[1]]).reason
 
 
+# ------------------------------------------------------------------ the leaderboard's name for a replayed run
+
+
+def _replayed_results(model_args: str) -> dict:
+    return {"config": {"model": "replay", "model_args": model_args}, "results": {}}
+
+
+def test_the_leaderboard_names_a_replayed_run_by_its_name_and_the_hash_it_checked(tmp_path):
+    digest = "ab" * 32
+    label = model_label(_replayed_results(f"predictions={tmp_path / 'gone.jsonl'},name=GPT-4o batch,sha256={digest}"))
+    assert label == f"GPT-4o batch (replayed, sha256 {digest[:12]})"
+
+
+def test_without_a_checked_hash_the_leaderboard_hashes_the_file_it_names(tmp_path):
+    preds = _write(tmp_path / "p.jsonl", [{"id": "a", "answer": "x"}])
+    assert model_label(_replayed_results(f"predictions={preds},name=Mine")) == f"Mine (replayed, sha256 {file_sha256(preds)[:12]})"
+
+
+def test_a_replayed_run_whose_file_is_gone_is_still_marked_replayed(tmp_path):
+    label = model_label(_replayed_results(f"predictions={tmp_path / 'gone.jsonl'}"))
+    assert label == "gone.jsonl (replayed from gone.jsonl; file not found here, no hash)"
+
+
 # ------------------------------------------------------------------ through the lmms-eval CLI
 
 
@@ -298,6 +322,13 @@ def test_the_replayed_run_has_an_auc_to_compare(live_and_replayed):
     live, replayed = live_and_replayed
     assert live["results"]["dmimage"]["auc_avg,none"] is not None
     assert replayed["results"]["dmimage"]["auc_avg,none"] == live["results"]["dmimage"]["auc_avg,none"]
+
+
+@pytest.mark.slow
+def test_the_replayed_runs_results_name_it_by_its_name_and_file_hash(live_and_replayed):
+    _, replayed = live_and_replayed
+    preds = Path(dict(a.split("=", 1) for a in replayed["config"]["model_args"].split(","))["predictions"])
+    assert model_label(replayed) == f"elsewhere (replayed, sha256 {file_sha256(preds)[:12]})"
 
 
 @pytest.fixture(scope="module")

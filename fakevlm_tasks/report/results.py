@@ -30,6 +30,8 @@ EXECUTION_ONLY = frozenset({
 })
 #: Model args naming the weights, in the order they are looked for.
 WEIGHTS_ARGS = ("pretrained", "model_version", "model", "model_name", "path")
+#: The lmms-eval model that answers from a prediction file (fakevlm_model.replay).
+REPLAY = "replay"
 _LONG_VALUE = 40
 
 
@@ -93,11 +95,34 @@ def model_args(args) -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
+def replayed_label(args: dict[str, str]) -> str:
+    """A ``--model replay`` run's name: its ``name=``, marked replayed with the prediction file's sha256.
+
+    The hash is the ``sha256=`` the run checked the file against; without one, the file's hash now if the file is
+    still where the run read it (lmms-eval's results JSON has no field a model could record it in). Only a regular
+    file is read: the path comes from an untrusted results JSON.
+    """
+    predictions = Path(args.get("predictions", ""))
+    name = args.get("name") or predictions.name or REPLAY
+    digest = args.get("sha256")
+    if not digest:
+        try:
+            digest = hashlib.sha256(predictions.read_bytes()).hexdigest() if predictions.is_file() else None
+        except OSError:
+            digest = None
+    if not digest:
+        return f"{name} (replayed from {predictions.name or '?'}; file not found here, no hash)"
+    return f"{name} (replayed, sha256 {digest[:12]})"
+
+
 def model_label(results: dict) -> str:
-    """``"<checkpoint> (<--model>)"`` from the results' config, e.g. ``"Qwen/Qwen2-VL-7B-Instruct (qwen2_vl)"``."""
+    """``"<checkpoint> (<--model>)"`` from the results' config, e.g. ``"Qwen/Qwen2-VL-7B-Instruct (qwen2_vl)"``;
+    a replayed run is named by :func:`replayed_label`."""
     config = _object(results.get("config"))
     adapter = str(config.get("model") or "unknown model")
     args = model_args(config.get("model_args"))
+    if adapter == REPLAY:
+        return replayed_label(args)
     weights = next((args[k] for k in WEIGHTS_ARGS if args.get(k)), None) or results.get("model_name")
     return f"{weights} ({adapter})" if weights and weights != adapter else adapter
 
