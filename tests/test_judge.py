@@ -396,3 +396,36 @@ def test_describe_names_the_judge_and_its_prompt_but_no_secret():
                          "judge_prompt_sha256": judge.PROMPT_SHA256[:16]}
     assert "secret-host" not in json.dumps(described)
 
+
+
+# --------------------------------------------------------------------------- through the lmms-eval CLI
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("replies, judged_rate", [(["fake"], 100.0), ([500], 0.0)], ids=["judge answers", "judge fails"])
+def test_a_random_bytes_cache_leaves_a_complete_run_whose_judged_rate_says_what_the_judge_did(tmp_path, replies, judged_rate):
+    """Issue 21's reproduction: the cache is garbage; the run completes, and its judged_rate and samples say
+    what the judge did and, where it could not, why."""
+    from fakevlm_tasks.glue import benchmarks
+    from lmms_runs import offline_env, prepare, results_of, run_cli, samples_of
+
+    prepared = tmp_path / "prepared"
+    prepare(prepared, "fakeclue", *benchmarks.module("fakeclue").write_miniature(tmp_path / "fakeclue"), "--strict")
+    cache = tmp_path / "judge.sqlite"
+    cache.write_bytes(__import__("random").Random(1).randbytes(50_000))
+    garbage = cache.read_bytes()
+    unreadable = "Hmm the lighting is odd"  # the rules read no verdict in it
+    with running({unreadable: replies}) as server:
+        env = offline_env(prepared, FAKEVLM_PARSE_MODE="judge", FAKEVLM_JUDGE_MODEL="judge-test",
+                          FAKEVLM_JUDGE_BASE_URL=server.base_url, FAKEVLM_JUDGE_CACHE=str(cache),
+                          FAKEVLM_JUDGE_RETRIES="0", FAKEVLM_JUDGE_RETRY_DELAY="0",
+                          FAKEVLM_JUDGE_API_KEY_ENV="FAKEVLM_TEST_NO_SUCH_KEY")
+        proc = run_cli(["--model", "dummy", "--model_args", f"response={unreadable}", "--tasks", "fakeclue",
+                        "--output_path", str(tmp_path / "out"), "--log_samples"], env)
+    fc = results_of(tmp_path / "out", proc)["results"]["fakeclue"]
+    samples = [s["acc"] for s in samples_of(tmp_path / "out", "fakeclue")]
+    assert fc["judged_rate,none"] == judged_rate and fc["acc,none"] is not None
+    assert all((s["verdict_source"] == "judge") == (judged_rate == 100.0) for s in samples)
+    assert {s["judge_failure"] for s in samples} == ({None} if judged_rate else {"HTTP 500 after 1 attempt"})
+    assert (proc.stdout + proc.stderr).count(f"judge cache {cache} could not be") == 1  # one warning
+    assert cache.read_bytes() == garbage  # the user's file is left as it was

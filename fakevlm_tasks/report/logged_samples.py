@@ -86,7 +86,7 @@ def _read_lines(path: Path) -> list[dict]:
             if text.strip():
                 try:
                     lines.append(json.loads(text))
-                except json.JSONDecodeError as exc:
+                except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nested past Python's stack
                     raise ValueError(f"{path}:{number}: not a JSON line ({exc})") from exc
     if not lines:
         raise ValueError(f"{path} holds no samples")
