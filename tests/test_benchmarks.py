@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fakevlm_tasks.glue import benchmarks, prompts
+from fakevlm_tasks.glue import benchmarks, metric_lists, prompts
 from fakevlm_tasks.data import cli
 from fakevlm_tasks.glue.prepared import DataNotPreparedError
 from fakevlm_tasks.glue.docs import read_prepared
@@ -90,6 +90,7 @@ def test_fakevlm_data_new_scaffolds_a_benchmark_that_prepares_and_evaluates_as_i
 
     monkeypatch.setenv(benchmarks.BENCHMARKS_ENV, str(tmp_path / "benches"))
     bench = benchmarks.get("mybench")
+    assert not metric_lists.stale(metric_lists.expected_files(bench, benchmarks.module("mybench").__name__))
     argv = bench.write_miniature(tmp_path / "download")
     with data_dir(tmp_path / "prepared"):
         assert cli.main(["prepare", "mybench", *argv]) == 0

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from fakevlm_tasks import TASKS_DIR
+from fakevlm_tasks.glue import metric_lists
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -93,6 +94,7 @@ BENCHMARK = Benchmark(
     tasks=("{name}",),
     headline={{"{name}": ("acc", "f1")}},
     write_miniature=write_miniature,
+    metrics={{"{name}": METRICS}},  # {name}.yaml's metric_list: `python -m fakevlm_tasks.glue.metric_lists` after a change
 )
 '''
 
@@ -144,6 +146,7 @@ def scaffold(name: str, where: str | Path = ".") -> Path:
     folder.mkdir(parents=True)
     (folder / "benchmark.py").write_text(BENCHMARK_PY.format(name=name), encoding="utf-8")
     template = TASKS_DIR / "_fakevlm_template_yaml"
-    (folder / f"{name}.yaml").write_text(TASK_YAML.format(name=name, template=template), encoding="utf-8")
+    metric_list = metric_lists.block(metric_lists.DETECTION_METRICS, None, "benchmark.py")  # its METRICS
+    (folder / f"{name}.yaml").write_text(TASK_YAML.format(name=name, template=template) + metric_list, encoding="utf-8")
     (folder / "README.md").write_text(README.format(name=name), encoding="utf-8")
     return folder
