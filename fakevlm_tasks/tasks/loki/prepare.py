@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fakevlm_tasks.hooks import FAKECLUE_QUESTION, DataError, PrepareReport, check_image, load_json
+from fakevlm_tasks.hooks import FAKECLUE_QUESTION, DataError, ImagePolicy, PrepareReport, load_json
 from fakevlm_tasks.tasks.loki.options import format_options, option_letters
 
 #: LOKI's categories as its question types spell them ("sence" sic).
@@ -32,13 +32,26 @@ OE_FILE = "open_ended_vqa.json"
 MC_FILE = "multi_choice.json"
 
 
-def _resolve_image(images: Path, image_path: str) -> Path:
-    """LOKI paths read ``media_data/image/<uuid>.jpg``; accept the root above ``media_data`` or the image folder itself."""
-    direct = images / image_path
-    if direct.exists():
-        return direct.resolve()
-    flat = images / Path(image_path).name
-    return (flat if flat.exists() else direct).resolve()
+def _image(images: ImagePolicy, image_path) -> tuple[Path | None, str | None]:
+    """``(the image, why it may not be used or None)``. LOKI paths read ``media_data/image/<uuid>.jpg``;
+    accept the root above ``media_data`` or the image folder itself."""
+    try:
+        image = images.path(image_path)
+        if not image.exists():
+            flat = images.path(Path(image_path).name)
+            image = flat if flat.exists() else image
+    except DataError as exc:
+        return None, f"malformed record: {exc}"
+    return image, images.problem(image)
+
+
+def _list(value, what: str) -> list:
+    """``value`` when it is a list, [] when absent; DataError otherwise."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise DataError(f"{what} must be a list, got {type(value).__name__}")
+    return value
 
 
 def _clean_question(q: str) -> str:
@@ -49,12 +62,12 @@ def explanation_reference(problems) -> str:
     """Join LOKI's human explanation: non-empty global descriptions first, then regional ones."""
     if not isinstance(problems, dict):
         raise DataError("'problems' must be an object with 'global' and 'regional' lists")
-    parts = [str(g.get("desc", "")).strip() for g in problems.get("global") or [] if isinstance(g, dict)]
-    parts += [str(r.get("desc", "")).strip() for r in problems.get("regional") or [] if isinstance(r, dict)]
+    parts = [str(g.get("desc", "")).strip() for g in _list(problems.get("global"), "'global'") if isinstance(g, dict)]
+    parts += [str(r.get("desc", "")).strip() for r in _list(problems.get("regional"), "'regional'") if isinstance(r, dict)]
     return " ".join(p for p in parts if p)
 
 
-def _read_tf(path: Path, report: PrepareReport, judgment: PrepareReport, images: Path, check_images: bool) -> dict[str, dict]:
+def _read_tf(path: Path, report: PrepareReport, judgment: PrepareReport, images: ImagePolicy) -> dict[str, dict]:
     data = load_json(path, "loki true_or_false")
     if not isinstance(data, list):
         raise DataError(f"loki: {path} must hold a JSON list, found {type(data).__name__}")
@@ -72,9 +85,8 @@ def _read_tf(path: Path, report: PrepareReport, judgment: PrepareReport, images:
             continue
         label, asks, category = m.groups()
         image_path = str(rec["image_path"])
-        image = _resolve_image(images, image_path)
         if image_path not in per_image and image_path not in bad_images:
-            problem = check_image(image) if check_images else None
+            image, problem = _image(images, rec["image_path"])
             if problem:
                 bad_images[image_path] = problem
             else:
@@ -96,7 +108,7 @@ def _read_tf(path: Path, report: PrepareReport, judgment: PrepareReport, images:
         judgment.records.append(
             {
                 "id": str(rec.get("id", f"tf{i}")),
-                "image": str(image),
+                "image": per_image[image_path]["image"],
                 "label": label,
                 "category": category,
                 "asks": asks,
@@ -109,8 +121,10 @@ def _read_tf(path: Path, report: PrepareReport, judgment: PrepareReport, images:
     return per_image
 
 
-def prepare(annotations: str | Path, images: str | Path, *, check_images: bool = True) -> tuple[PrepareReport, PrepareReport]:
-    """Return the ``loki`` and ``loki_judgment`` reports from LOKI's annotation folder and media root."""
+def prepare(annotations: str | Path, images: str | Path, *, check_images: bool = True,
+            allow_outside_root: bool = False) -> tuple[PrepareReport, PrepareReport]:
+    """Return the ``loki`` and ``loki_judgment`` reports from LOKI's annotation folder and media root;
+    images outside that root are skipped unless ``allow_outside_root``."""
     annotations, images = Path(annotations), Path(images)
     if not annotations.is_dir():
         raise DataError(f"loki: --annotations {annotations} must be the folder holding {TF_FILE} and {OE_FILE}")
@@ -119,15 +133,15 @@ def prepare(annotations: str | Path, images: str | Path, *, check_images: bool =
     sources = {"annotations": str(annotations.resolve()), "images": str(images.resolve())}
     report = PrepareReport("loki", sources=sources)
     judgment = PrepareReport("loki_judgment", sources=sources)
-    per_image = _read_tf(annotations / TF_FILE, report, judgment, images, check_images)
+    policy = ImagePolicy(images, allow_outside_root, check_images)
+    per_image = _read_tf(annotations / TF_FILE, report, judgment, policy)
 
     for where, rec, reference in _read_open_ended(annotations, report):
         image_path = str(rec["image_path"])
         if image_path in per_image:
             per_image[image_path]["reference"] = reference
             continue
-        image = _resolve_image(images, image_path)
-        problem = check_image(image) if check_images else None
+        image, problem = _image(policy, rec["image_path"])
         if problem:
             report.skip(f"{where} ({image_path})", problem)
             continue
@@ -167,7 +181,7 @@ def _read_open_ended(annotations: Path, report: PrepareReport):
 def _regions(problems: dict) -> list[dict]:
     """LOKI's regional annotations as ``{"box": [left, top, width, height], "note"}``; DataError if a box is not four numbers."""
     regions = []
-    for k, r in enumerate(problems.get("regional") or []):
+    for k, r in enumerate(_list(problems.get("regional"), "'regional'")):
         box = r.get("region") if isinstance(r, dict) else None
         if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)):
             raise DataError(f"regional #{k}: 'region' must be [x, y, width, height], got {box!r}")
@@ -175,9 +189,11 @@ def _regions(problems: dict) -> list[dict]:
     return regions
 
 
-def prepare_explain(annotations: str | Path, images: str | Path, *, check_images: bool = True) -> PrepareReport:
+def prepare_explain(annotations: str | Path, images: str | Path, *, check_images: bool = True,
+                    allow_outside_root: bool = False) -> PrepareReport:
     """``loki_explain``: each open-ended fake image with LOKI's question to the model and the image's annotations."""
     annotations, images = Path(annotations), Path(images)
+    policy = ImagePolicy(images, allow_outside_root, check_images)
     report = PrepareReport("loki_explain", sources={"annotations": str(annotations.resolve()), "images": str(images.resolve())})
     for where, rec, reference in _read_open_ended(annotations, report):
         try:
@@ -187,8 +203,7 @@ def prepare_explain(annotations: str | Path, images: str | Path, *, check_images
         except DataError as exc:
             report.skip(f"{where} ({rec['image_path']})", f"malformed record: {exc}")
             continue
-        image = _resolve_image(images, str(rec["image_path"]))
-        problem = check_image(image) if check_images else None
+        image, problem = _image(policy, rec["image_path"])
         if problem:
             report.skip(f"{where} ({rec['image_path']})", problem)
             continue
@@ -198,7 +213,7 @@ def prepare_explain(annotations: str | Path, images: str | Path, *, check_images
             "label": "fake",
             "category": "open_ended",
             "question": _clean_question(rec["question"]),
-            "overall_notes": [str(g.get("desc", "")).strip() for g in rec["problems"].get("global") or []
+            "overall_notes": [str(g.get("desc", "")).strip() for g in _list(rec["problems"].get("global"), "'global'")
                               if isinstance(g, dict) and str(g.get("desc", "")).strip()],
             "regions": regions,
             "reference": reference,
@@ -234,16 +249,18 @@ def _mc_record(rec, i: int) -> dict:
     }
 
 
-def prepare_mc(annotations: str | Path, images: str | Path, *, check_images: bool = True) -> PrepareReport | None:
+def prepare_mc(annotations: str | Path, images: str | Path, *, check_images: bool = True,
+               allow_outside_root: bool = False) -> PrepareReport | None:
     """``loki_mc`` from ``multi_choice.json``; None when the annotation folder has no such file."""
     annotations, images = Path(annotations), Path(images)
+    policy = ImagePolicy(images, allow_outside_root, check_images)
     if not (annotations / MC_FILE).is_file():
         return None
     data = load_json(annotations / MC_FILE, "loki multi_choice")
     if not isinstance(data, list):
         raise DataError(f"loki: {annotations / MC_FILE} must hold a JSON list, found {type(data).__name__}")
     report = PrepareReport("loki_mc", sources={"annotations": str(annotations.resolve()), "images": str(images.resolve())})
-    problems: dict[str, str | None] = {}  # an image is checked once, however many questions show it
+    problems: dict[str, tuple[Path | None, str | None]] = {}  # an image is checked once, however many questions show it
     for i, rec in enumerate(data):
         where = f"{MC_FILE}#{i}"
         try:
@@ -251,15 +268,14 @@ def prepare_mc(annotations: str | Path, images: str | Path, *, check_images: boo
         except DataError as exc:
             report.skip(where, f"malformed record: {exc}")
             continue
-        resolved = [_resolve_image(images, x) for x in record["images"]]
-        for path in resolved:
-            if str(path) not in problems:
-                problems[str(path)] = check_image(path) if check_images else None
-        problem = next((problems[str(path)] for path in resolved if problems[str(path)]), None)
+        for name in record["images"]:
+            if name not in problems:
+                problems[name] = _image(policy, name)
+        problem = next((problems[name][1] for name in record["images"] if problems[name][1]), None)
         if problem:
             report.skip(f"{where} ({record['id']})", problem)
             continue
-        report.records.append({**record, "images": [str(path) for path in resolved]})
+        report.records.append({**record, "images": [str(problems[name][0]) for name in record["images"]]})
     return report
 
 
@@ -273,10 +289,10 @@ def run(args) -> list[PrepareReport]:
     """Every LOKI set the annotation folder allows; a set with no source record is named on stderr and not written."""
     import sys
 
-    check = not args.no_image_check
-    reports = list(prepare(args.annotations, args.images, check_images=check))
-    mc = prepare_mc(args.annotations, args.images, check_images=check)
-    explain = prepare_explain(args.annotations, args.images, check_images=check)
+    options = {"check_images": not args.no_image_check, "allow_outside_root": args.allow_outside_root}
+    reports = list(prepare(args.annotations, args.images, **options))
+    mc = prepare_mc(args.annotations, args.images, **options)
+    explain = prepare_explain(args.annotations, args.images, **options)
     if mc is None:
         print(f"loki_mc: no {MC_FILE} in {args.annotations}: not prepared", file=sys.stderr)
     if not (explain.records or explain.skipped):
