@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from fakevlm_tasks import hooks
 from fakevlm_tasks.hooks import DETECTION_PROMPTS, Benchmark, HubSource, PaperRows, load_json, prompted
-from fakevlm_tasks.tasks.loki import choice, explain, judgment, score
+from fakevlm_tasks.tasks.loki import score
 from fakevlm_tasks.tasks.loki.prepare import CATEGORIES, MC_FILE, OE_FILE, TF_FILE, add_arguments, run, write_miniature
 
-METRICS = hooks.DETECTION_METRICS + hooks.per_group("acc", hooks.agg_acc, CATEGORIES, "accuracy on this category's images")
+METRICS = hooks.DETECTION_METRICS + tuple(f"acc_{c}" for c in CATEGORIES)
 
 process_docs = hooks.prepared_docs("loki")
 doc_to_text = prompted(DETECTION_PROMPTS)
@@ -65,7 +65,6 @@ BENCHMARK = Benchmark(
     ),
     variants={"loki": ("jpeg50", "resize50", "blur2", "noise10", "grey", "lowpass", "highpass")},
     write_miniature=write_miniature,
-    metrics={"loki": METRICS, "loki_judgment": judgment.METRICS, "loki_mc": choice.METRICS, "loki_explain": explain.METRICS},
     hub=HUB,
     asks={"loki_judgment": "judgment", "loki_mc": "choice", "loki_explain": "rubric"},
     statistics={"loki_score": score.statistic},
