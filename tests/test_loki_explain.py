@@ -130,7 +130,7 @@ def judge_env(monkeypatch, tmp_path):
 
 def test_without_a_judge_nothing_is_graded_and_every_rubric_metric_says_why(explain_doc, judge_env, caplog_loguru):
     out = explain.process_results(explain_doc, ["The hand has six fingers."])
-    assert set(out) == set(explain.METRICS)
+    assert set(out) == {m.name for m in explain.METRICS}
     record = out["rubric_total"]
     assert record["rubric"] is None and record["judge_model"] is None and "prediction" not in record
     assert explain.agg_rubric_total([record]) is None and explain.agg_rubric_coverage([record]) is None
@@ -254,7 +254,7 @@ def test_without_a_judge_an_lmms_eval_run_logs_the_answers_and_withholds_the_gra
         out = simple_evaluate(model="dummy", model_args="response=The edge is smeared", tasks=["loki_explain"],
                               task_manager=TaskManager("WARNING", model_name="dummy"), bootstrap_iters=0, log_samples=True)
     r = out["results"]["loki_explain"]
-    assert all(r[f"{m},none"] is None for m in explain.METRICS if m != "failed_rate")
+    assert all(r[f"{m.name},none"] is None for m in explain.METRICS if m.name != "failed_rate")
     (sample,) = out["samples"]["loki_explain"]
     assert sample["resps"] == [["The edge is smeared"]]
     assert sample["rubric_total"]["rubric"] is None and sample["rubric_total"]["judge_model"] is None

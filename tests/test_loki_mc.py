@@ -164,7 +164,8 @@ def test_loki_score_on_multiple_choice_by_hand():
     assert judgment.agg_acc(records) == pytest.approx(100 * 3 / 5)
     assert choice.agg_acc_fake_from_real(records) == pytest.approx(100 * 2 / 3)
     assert choice.agg_acc_real_from_fake(records) == pytest.approx(100 * 1 / 2)
-    assert judgment.agg_loki_score_person(records) == pytest.approx(50.0)
+    per_category = {m.group: m for m in judgment.SCORE_PER_CATEGORY}  # loki_score_person, ...
+    assert per_category["person"].compute(records) == pytest.approx(50.0)
     assert choice.agg_fallback_rate(records) == 0.0
 
 

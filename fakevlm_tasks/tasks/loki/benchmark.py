@@ -7,14 +7,27 @@ from __future__ import annotations
 
 from fakevlm_tasks import hooks
 from fakevlm_tasks.hooks import DETECTION_PROMPTS, Benchmark, HubSource, PaperRows, load_json, prompted
-from fakevlm_tasks.tasks.loki import score
+from fakevlm_tasks.tasks.loki import choice, explain, judgment, score
 from fakevlm_tasks.tasks.loki.prepare import CATEGORIES, MC_FILE, OE_FILE, TF_FILE, add_arguments, run, write_miniature
 
-METRICS = hooks.DETECTION_METRICS + tuple(f"acc_{c}" for c in CATEGORIES)
+METRICS = hooks.DETECTION_METRICS + hooks.per_group("acc", hooks.agg_acc, CATEGORIES, "accuracy on this category's images")
 
 process_docs = hooks.prepared_docs("loki")
 doc_to_text = prompted(DETECTION_PROMPTS)
 process_results = hooks.detection_results(METRICS)
+
+#: Table 2: FakeVLM's protocol on LOKI (Acc, F1, ROUGE-L, CSS).
+_TABLE2 = {
+    "Deepseek-VL2-small": (25.3, 38.7, 16.4, 39.1), "Deepseek-VL2": (43.1, 39.2, 16.9, 38.8),
+    "InternVL2-8B": (52.6, 34.0, 17.9, 47.2), "InternVL2-40B": (50.7, 37.6, 18.4, 47.3),
+    "Qwen2-VL-7B": (57.1, 35.0, 18.2, 38.4), "Qwen2-VL-72B": (55.4, 40.9, 17.3, 43.2),
+    "GPT-4o (2024-08-06)": (63.4, 57.2, 14.7, 35.4), "CNNSpot": (43.1, 11.4, None, None),
+    "FreqNet": (58.9, 50.6, None, None), "Fatformer": (58.8, 48.4, None, None), "UnivFD": (49.0, 35.8, None, None),
+    "AIDE (trained on FakeClue)": (65.6, 80.2, None, None), "NPR (trained on FakeClue)": (77.4, 80.0, None, None),
+    "FakeVLM": (84.3, 83.7, 20.1, 58.2),
+}
+#: Table 8: FakeVLM's LOKI accuracy per category.
+_TABLE8 = {"sence": 98.9, "animals": 89.7, "person": 73.8, "object": 94.1, "medicine": 69.3, "doc": 85.0, "satellite": 97.2}
 
 
 def hub_image_paths(annotations) -> list[str]:
@@ -32,19 +45,6 @@ HUB = HubSource(
     image_paths=hub_image_paths,
     annotations_elsewhere=("git clone https://github.com/opendatalab/LOKI", "LOKI/data_json/image"),
 )
-
-#: Table 2: FakeVLM's protocol on LOKI (Acc, F1, ROUGE-L, CSS).
-_TABLE2 = {
-    "Deepseek-VL2-small": (25.3, 38.7, 16.4, 39.1), "Deepseek-VL2": (43.1, 39.2, 16.9, 38.8),
-    "InternVL2-8B": (52.6, 34.0, 17.9, 47.2), "InternVL2-40B": (50.7, 37.6, 18.4, 47.3),
-    "Qwen2-VL-7B": (57.1, 35.0, 18.2, 38.4), "Qwen2-VL-72B": (55.4, 40.9, 17.3, 43.2),
-    "GPT-4o (2024-08-06)": (63.4, 57.2, 14.7, 35.4), "CNNSpot": (43.1, 11.4, None, None),
-    "FreqNet": (58.9, 50.6, None, None), "Fatformer": (58.8, 48.4, None, None), "UnivFD": (49.0, 35.8, None, None),
-    "AIDE (trained on FakeClue)": (65.6, 80.2, None, None), "NPR (trained on FakeClue)": (77.4, 80.0, None, None),
-    "FakeVLM": (84.3, 83.7, 20.1, 58.2),
-}
-#: Table 8: FakeVLM's LOKI accuracy per category.
-_TABLE8 = {"sence": 98.9, "animals": 89.7, "person": 73.8, "object": 94.1, "medicine": 69.3, "doc": 85.0, "satellite": 97.2}
 
 BENCHMARK = Benchmark(
     name="loki",
@@ -65,8 +65,9 @@ BENCHMARK = Benchmark(
     ),
     variants={"loki": ("jpeg50", "resize50", "blur2", "noise10", "grey", "lowpass", "highpass")},
     write_miniature=write_miniature,
-    hub=HUB,
+    metrics={"loki": METRICS, "loki_judgment": judgment.METRICS, "loki_mc": choice.METRICS, "loki_explain": explain.METRICS},
     asks={"loki_judgment": "judgment", "loki_mc": "choice", "loki_explain": "rubric"},
     statistics={"loki_score": score.statistic},
     group_metrics=("loki_score",),
+    hub=HUB,
 )

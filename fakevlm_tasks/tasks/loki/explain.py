@@ -17,8 +17,6 @@ from fakevlm_tasks.tasks.loki import rubric
 from fakevlm_tasks.tasks.loki.choice import answered, share
 from fakevlm_tasks.tasks.loki.judgment import same_for_every_family
 
-METRICS = tuple(f"rubric_{c}" for c in rubric.CRITERIA) + (
-    "rubric_total", "rubric_coverage", "failed_rate", "judge_model")
 
 process_docs = hooks.prepared_docs("loki_explain")
 #: LOKI's question already says the image is fake and what to explain.
@@ -63,7 +61,7 @@ def record(doc, results) -> dict:
 
 def process_results(doc, results):
     out = record(doc, results)
-    return {name: out for name in METRICS}
+    return {m.name: out for m in METRICS}  # each aggregation reads the grades, a record without the answer
 
 
 def _ungraded(records, metric: str) -> str | None:
@@ -111,3 +109,15 @@ def agg_rubric_coverage(records):
     if not any(r["judge_model"] for r in records):
         return None
     return share(records, lambda r: r["rubric"] is not None)
+
+
+METRICS = (
+    hooks.Metric("rubric_overall", agg_rubric_overall, note="0-5: the problems of the whole image"),
+    hooks.Metric("rubric_completeness", agg_rubric_completeness, note="0-5: the annotated regions found"),
+    hooks.Metric("rubric_correctness", agg_rubric_correctness, note="0-5: the reasons given for them"),
+    hooks.Metric("rubric_plausibility", agg_rubric_plausibility, note="0-5: no false claims; extra findings well argued"),
+    hooks.Metric("rubric_total", agg_rubric_total, note="0-20: the four criteria summed (LOKI's total)"),
+    hooks.Metric("rubric_coverage", agg_rubric_coverage, note="explanations the judge graded; the grades need 100"),
+    hooks.Metric("failed_rate", hooks.agg_failed_rate, False, "docs with no answer at all (graded 0 without a request)"),
+    hooks.Metric("judge_model", hooks.agg_judge_model, note="the judge model and rubric prompt; null with no judge"),
+)

@@ -18,9 +18,6 @@ from fakevlm_tasks.tasks.loki.prepare import CATEGORIES
 #: LOKI's own instruction after each yes/no question, on a line of its own (its doc_to_text:
 #: ``f"{question}\n{TRUE_OR_FALSE_POST_PROMPT}"``), for every model family.
 POST_PROMPT = "\nAnswer with yes or no."
-#: The metrics of ``loki_judgment``: LOKI's reading and score, the robust parser's, and the score per category.
-METRICS = ("acc", "loki_score", "loki_score_robust_parser", "unknown_rate", "failed_rate", "judged_rate",
-           "judge_model") + tuple(f"loki_score_{c}" for c in CATEGORIES)
 
 
 def same_for_every_family(suffix: str) -> dict:
@@ -74,40 +71,39 @@ def scored(records, key: str = "read") -> float | None:
                                       [r["category"] for r in records]))
 
 
+@hooks.reads("read", "answer")
 def agg_acc(records):
     """Share of answers LOKI's reading gets right, x100 (a multiple-choice pick or a yes/no alike)."""
     return hooks.pct(sum(r["read"] == r["answer"] for r in records) / len(records)) if records else None
 
 
+@hooks.reads("label", "category", "read", "answer")
 def agg_loki_score(records):
     """LOKI's score with LOKI's reading of the answers."""
     return scored(records)
 
 
+@hooks.reads("label", "category", "robust", "answer")
 def agg_loki_score_robust(records):
     """The same score with this project's robust parser reading the answers."""
     return scored(records, "robust")
 
 
+@hooks.reads("read")
 def agg_unknown_rate(records):
     """Share of answers LOKI's reading takes for neither yes nor no, x100."""
     return hooks.pct(sum(r["read"] == score.OTHER for r in records) / len(records)) if records else None
 
 
-def group_aggregation(category: str):
-    """LOKI's score on the questions of one category (``loki_score_<category>``), x100; None when it has none."""
-
-    def aggregate(records):
-        return scored([r for r in records if r["detection"] and r["category"] == category])
-
-    aggregate.__name__ = f"agg_loki_score_{category}"
-    return aggregate
-
-
-agg_loki_score_animals = group_aggregation("animals")
-agg_loki_score_doc = group_aggregation("doc")
-agg_loki_score_medicine = group_aggregation("medicine")
-agg_loki_score_object = group_aggregation("object")
-agg_loki_score_person = group_aggregation("person")
-agg_loki_score_satellite = group_aggregation("satellite")
-agg_loki_score_sence = group_aggregation("sence")
+#: LOKI's score on the questions of each category (``loki_score_animals``, ...).
+SCORE_PER_CATEGORY = hooks.per_group("loki_score", agg_loki_score, CATEGORIES)
+#: The metrics of ``loki_judgment``: LOKI's reading and score, the robust parser's, and the score per category.
+METRICS = (
+    hooks.Metric("acc", agg_acc, note="LOKI's reading of yes/no vs the answer"),
+    hooks.Metric("loki_score", agg_loki_score, note="LOKI's score: per-category balanced, weighted by fake questions"),
+    hooks.Metric("loki_score_robust_parser", agg_loki_score_robust, note="the same with the robust parser reading the answers"),
+    hooks.Metric("unknown_rate", agg_unknown_rate, False, "answers LOKI's rule reads as neither yes nor no"),
+    hooks.Metric("failed_rate", hooks.agg_failed_rate, False, "docs with no answer at all"),
+    hooks.Metric("judged_rate", hooks.agg_judged_rate, False, "docs whose verdict the judge gave (FAKEVLM_PARSE_MODE=judge)"),
+    hooks.Metric("judge_model", hooks.agg_judge_model, note="the judge model and prompt; null with the judge off"),
+) + SCORE_PER_CATEGORY
