@@ -227,3 +227,19 @@ def test_the_token_budget_is_the_model_arg_else_the_tasks_else_the_default():
     assert generation_settings({}, None)["max_new_tokens"] == DEFAULT_MAX_NEW_TOKENS
     with pytest.raises(ValueError, match="the task's generation_kwargs: max_new_tokens=0"):
         generation_settings({"max_new_tokens": 0}, None)
+
+
+def test_a_loki_image_linked_out_of_the_root_is_skipped_in_every_set(tmp_path, data_root, outside_image):
+    from fakevlm_tasks.glue import benchmarks
+
+    argv = benchmarks.module("loki").write_miniature(tmp_path / "loki")
+    (fake,) = (tmp_path / "loki" / "media_data" / "doc").glob("*.png")
+    fake.unlink()
+    fake.symlink_to(outside_image)
+    # loki_mc's every question shows the fake image: that set has nothing left, which is an error naming its skips.
+    assert cli.main(["prepare", "loki", *argv]) == 2
+    for dataset in ("loki", "loki_judgment"):
+        reasons = list(skipped(data_root, dataset).values())
+        assert reasons and all(r.startswith("outside the image root") for r in reasons), dataset
+    assert all("secret" not in d["image"] for d in read_prepared("loki") + read_prepared("loki_judgment"))
+    assert not (data_root / "loki_mc").exists()

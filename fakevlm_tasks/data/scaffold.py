@@ -29,13 +29,14 @@ from pathlib import Path
 
 from fakevlm_tasks import hooks
 from fakevlm_tasks.hooks import DETECTION_PROMPTS, Benchmark, prompted
-from fakevlm_tasks.hooks import FAKECLUE_QUESTION, DataError, PrepareReport, check_image, load_json
+from fakevlm_tasks.hooks import FAKECLUE_QUESTION, DataError, ImagePolicy, PrepareReport, load_json
 
 LABELS = ("real", "fake")
 
 
-def prepare(annotations: Path, images: Path, *, check_images: bool = True) -> PrepareReport:
+def prepare(annotations: Path, images: Path, *, check_images: bool = True, allow_outside_root: bool = False) -> PrepareReport:
     """One prepared record per annotation; every record left out is named with its reason."""
+    policy = ImagePolicy(Path(images), allow_outside_root, check_images)  # inside --images, wholly decodable
     data = load_json(annotations, "{name} annotations")
     if not isinstance(data, list):
         raise DataError(f"{name}: {{annotations}} must hold a JSON list")
@@ -44,13 +45,17 @@ def prepare(annotations: Path, images: Path, *, check_images: bool = True) -> Pr
         if not isinstance(rec, dict) or rec.get("label") not in LABELS or "image" not in rec:
             report.skip(f"#{{i}}", "malformed record: needs image and label real|fake")
             continue
-        image = Path(images) / rec["image"]
-        problem = check_image(image) if check_images else None
+        try:
+            image = policy.path(rec["image"])
+        except DataError as exc:
+            report.skip(f"#{{i}}", f"malformed record: {{exc}}")
+            continue
+        problem = policy.problem(image)
         if problem:
             report.skip(f"#{{i}} ({{rec['image']}})", problem)
             continue
         report.records.append({{
-            "id": str(rec["image"]), "image": str(image.resolve()), "label": rec["label"],
+            "id": str(rec["image"]), "image": str(image), "label": rec["label"],
             "category": str(rec.get("category") or "unknown"), "question": FAKECLUE_QUESTION,
             "reference": rec.get("explanation"),
         }})
@@ -63,7 +68,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> list[PrepareReport]:
-    return [prepare(args.annotations, args.images, check_images=not args.no_image_check)]
+    return [prepare(args.annotations, args.images, check_images=not args.no_image_check,
+                    allow_outside_root=args.allow_outside_root)]
 
 
 METRICS = hooks.DETECTION_METRICS

@@ -123,7 +123,8 @@ class ImagePolicy:
             return f"unresolvable path: {path} ({exc})"
         if self.allow_outside_root or resolved.is_relative_to(root):
             return None
-        return f"outside the image root: {path} resolves to {resolved}, not under {root} (--allow-outside-root accepts it)"
+        where = str(path) if resolved == path else f"{path} resolves to {resolved}"
+        return f"outside the image root: {where}, not under {root} (--allow-outside-root accepts it)"
 
     def problem(self, path: Path) -> str | None:
         """Why the image at ``path`` may not be used (outside the root, missing, broken), or None."""
