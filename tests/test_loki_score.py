@@ -117,3 +117,14 @@ def test_loki_score_gets_an_interval_on_loki_tasks_only_by_their_declaration():
     d = stats.per_doc(labels, hits=hits, categories=cats, clusters=np.arange(200) // 2)
     iv = stats.intervals(d, ["loki_score"], n_resamples=200, seed=0, kernels=uncertainty.kernels("loki_judgment"))
     assert iv["loki_score"].low < iv["loki_score"].value < iv["loki_score"].high and iv["loki_score"].n_clusters == 100
+
+
+def test_two_models_are_compared_on_loki_score_with_the_declared_kernel():
+    labels, cats, hits = _questions()
+    other = np.random.default_rng(9).random(200) < 0.5
+    a = stats.per_doc(labels, hits=hits, categories=cats, clusters=np.arange(200) // 2)
+    b = stats.per_doc(labels, hits=other, categories=cats, clusters=np.arange(200) // 2)
+    (c,) = stats.compare(a, b, ["loki_score"], n_resamples=200, seed=0, kernels=uncertainty.kernels("loki_judgment")).values()
+    assert c.a == pytest.approx(loki_score(list(labels), list(hits), list(cats)))
+    assert c.b == pytest.approx(loki_score(list(labels), list(other), list(cats)))
+    assert c.low < c.diff < c.high and "paired bootstrap over clusters" in c.test

@@ -717,7 +717,7 @@ def compare(a: PerDoc, b: PerDoc, metrics: Sequence[str], *, confidence: float =
                 result = _EXACT_TESTS[m](a, b, result, confidence)
             except Unavailable as exc:
                 why = str(exc)  # the bootstrap's answer stands, unless it is degenerate too (below)
-        out[m] = _guarded(result, why, a, b, METRICS[m], n_resamples, seed)
+        out[m] = _guarded(result, why, a, b, _kernels(kernels)[m], n_resamples, seed)
     return {m: out[m] for m in metrics}
 
 
