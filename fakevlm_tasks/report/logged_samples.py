@@ -66,13 +66,12 @@ def _record(line: dict) -> dict | None:
 
 
 def _hit(line: dict, record: dict) -> bool:
-    """Whether the doc's answer is right: lmms-eval's ``score``, else the verdict against the label, or the
-    benchmark's own reading of a yes/no or multiple-choice answer (``read``) against the answer."""
+    """Whether the doc's answer is right: lmms-eval's ``score``, else the verdict (or LOKI's yes/no) against the truth."""
     if line.get("score") is not None:
         return bool(line["score"])
     if "verdict" in record:
         return record["verdict"] == record["label"]
-    return record.get("read") == record["answer"]
+    return record.get("loki") == record["answer"]
 
 
 def _text_record(line: dict) -> dict | None:
@@ -86,13 +85,15 @@ def _read_lines(path: Path) -> list[dict]:
             if text.strip():
                 try:
                     lines.append(json.loads(text))
-                except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nested past Python's stack
+                except json.JSONDecodeError as exc:
                     raise ValueError(f"{path}:{number}: not a JSON line ({exc})") from exc
     if not lines:
         raise ValueError(f"{path} holds no samples")
+    if not all(isinstance(line, dict) for line in lines):
+        raise ValueError(f"{path}: every line must be a JSON object (is this an lmms-eval samples file?)")
     ids = [line.get("doc_id") for line in lines]
-    if any(i is None for i in ids) or len(set(ids)) != len(ids):
-        raise ValueError(f"{path}: every line needs a distinct doc_id (is this an lmms-eval samples file?)")
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids) or len(set(ids)) != len(ids):
+        raise ValueError(f"{path}: every line needs a distinct doc_id, an integer (is this an lmms-eval samples file?)")
     return sorted(lines, key=lambda line: line["doc_id"])
 
 
