@@ -13,14 +13,20 @@ the one workaround, kept small:
   and doc that asked (variants under other names included); nothing is stored between
   runs, so a second model evaluated in the same process can never see the first
   model's scores. ``Answer.strip`` keeps the payload, because lmms-eval strips every
-  answer after removing reasoning tags (``--reasoning_tags`` is on by default);
+  answer after removing reasoning tags;
+* :func:`install_reasoning_tag_persistence` makes lmms-eval's removal of reasoning blocks
+  (``<think>...</think>``: ``--reasoning_tags``, on by default, and the ``strip_thinking``
+  filter) keep the payload: it slices the answer, and a slice of a ``str`` subclass is a
+  plain ``str``;
 * :func:`install_cache_persistence` makes lmms-eval's response cache (``--use_cache``)
   store the payload beside the text and rebuild the :class:`Answer` on a hit, so a run
   served from the cache scores exactly as the fresh one did. Should the host change so
   that the patch cannot apply, cached answers arrive as plain text: the tasks then report
   the missing scores (``score_coverage``) and withhold the metrics that need them.
 
-A task reads the payload with :func:`verdict_score_of` and :func:`failure_of`.
+Those are all the transformations lmms-eval applies to an answer on its way to
+``process_results`` (this project's tasks add no filters of their own). A task reads the
+payload with :func:`verdict_score_of` and :func:`failure_of`.
 """
 
 from __future__ import annotations
@@ -210,3 +216,42 @@ def cache_persistence_installed() -> bool:
     from lmms_eval.caching.response_cache import ResponseCache
 
     return bool(getattr(ResponseCache._lookup, _PATCH_MARK, False))
+
+
+# ------------------------------------------------------------------ reasoning tags
+
+_REASONING_MODULES = ("lmms_eval.evaluator", "lmms_eval.filters.transformation")
+
+
+def install_reasoning_tag_persistence() -> None:
+    """Idempotently make lmms-eval's reasoning-tag removal keep an :class:`Answer`'s payload.
+
+    The host removes reasoning blocks with ``lmms_eval.api.reasoning.strip_reasoning_tags``
+    (``text[:start] + text[end:]``, ``text.rsplit(end_tag)``): the result is a plain ``str``,
+    and a reasoning model's verdict score would be gone before ``process_results`` (every AUC
+    then withheld for the task). The wrapper gives the stripped text of an :class:`Answer` the
+    same payload; any other text passes through untouched. It replaces the function in its
+    module and wherever the host already imported it by name (the evaluator, the
+    ``strip_thinking`` filter); a module loaded later imports the wrapped one.
+    """
+    import sys
+
+    from lmms_eval.api import reasoning
+
+    if getattr(reasoning.strip_reasoning_tags, _PATCH_MARK, False):
+        return
+    original = reasoning.strip_reasoning_tags
+
+    @functools.wraps(original)
+    def strip_reasoning_tags(text, tag_pairs):
+        stripped = original(text, tag_pairs)
+        if isinstance(text, Answer) and not isinstance(stripped, Answer):
+            return Answer(stripped, text.verdict, text.failure)
+        return stripped
+
+    setattr(strip_reasoning_tags, _PATCH_MARK, True)
+    reasoning.strip_reasoning_tags = strip_reasoning_tags
+    for name in _REASONING_MODULES:
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "strip_reasoning_tags", None) is original:
+            module.strip_reasoning_tags = strip_reasoning_tags
