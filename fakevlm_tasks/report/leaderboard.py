@@ -31,7 +31,7 @@ from fakevlm_tasks.glue.perturb import PERTURBATIONS, split_task_name
 #: Headline metrics of a task no benchmark declares (a task of lmms-eval's own, say), in
 #: the order of the paper's columns; a task shows those it reports. A benchmark's own are
 #: in its declaration (``Benchmark.headline``), like its title, labels and paper rows.
-HEADLINE = ("real_acc", "real_f1", "fake_acc", "fake_f1", "acc", "f1", "rouge_l", "css", "auc_avg", "loki_score")
+HEADLINE = ("real_acc", "real_f1", "fake_acc", "fake_f1", "acc", "f1", "rouge_l", "css", "auc_avg")
 METRIC_LABELS = {
     "real_acc": "real Acc",
     "real_f1": "real F1",
@@ -46,14 +46,14 @@ METRIC_LABELS = {
     "auc": "AUC",
     "auc_avg": "AUC",
     "bacc": "balanced Acc",
-    "loki_score": "LOKI score",
 }
 #: Entries of a breakdown (a dict-valued metric: per_category, per_manipulation,
 #: per_family) that get a table of their own.
-BREAKDOWN_METRICS = ("acc", "f1", "auc", "video_auc", "bacc", "fake_acc", "loki_score")
-#: Per-group metrics are reported flat (``acc_animal``, ``auc_deepfakes``, ``bacc_<family>``); their
-#: aggregation is ``hooks.group_aggregation``'s. The longest of these prefixes names the entry.
-GROUP_BASES = ("acc", "auc", "video_auc", "bacc", "fake_acc", "loki_score")
+BREAKDOWN_METRICS = ("acc", "f1", "auc", "video_auc", "bacc", "fake_acc")
+#: Per-group metrics are reported flat (``acc_animal``, ``auc_deepfakes``, ``bacc_<family>``); their metric_list
+#: entry names its ``group`` (fakevlm_tasks.glue.metric_lists), or, in results written before it did, their
+#: aggregation is ``group_aggregation``'s. The longest of these prefixes names the entry.
+GROUP_BASES = ("acc", "auc", "video_auc", "bacc", "fake_acc")
 GROUP_AGGREGATION = "group_aggregation"
 
 
@@ -105,22 +105,29 @@ def group_kind(task: str) -> str:
 
 
 def _group_metrics(config) -> set[str]:
-    """Names of the per-group metrics in a task's config (their aggregation is a group aggregation)."""
+    """Names of the per-group metrics in a task's config (their entry names a group; older: a group aggregation)."""
     entries = (config or {}).get("metric_list")
     entries = entries if isinstance(entries, list) else []
-    return {e["metric"] for e in entries if isinstance(e, dict) and GROUP_AGGREGATION in str(e.get("aggregation", ""))}
+    return {e["metric"] for e in entries if isinstance(e, dict)
+            and (e.get("group") is not None or GROUP_AGGREGATION in str(e.get("aggregation", "")))}
 
 
-def _split_group_metric(name: str) -> tuple[str, str] | None:
-    base = max((b for b in GROUP_BASES if name.startswith(b + "_")), key=len, default=None)
+def own_group_metrics(task: str) -> tuple[str, ...]:
+    """The metrics of the task's benchmark's own that it reports per group (its declaration's ``group_metrics``)."""
+    bench = _declared().get(task)
+    return tuple(bench.group_metrics) if bench else ()
+
+
+def _split_group_metric(name: str, task: str) -> tuple[str, str] | None:
+    base = max((b for b in GROUP_BASES + own_group_metrics(task) if name.startswith(b + "_")), key=len, default=None)
     return None if base is None else (base, name[len(base) + 1:])
 
 
-def _breakdown(kept: dict, group_metrics: set[str]) -> dict:
+def _breakdown(kept: dict, group_metrics: set[str], task: str) -> dict:
     """The flat per-group metrics as one breakdown, ``{group: {base metric: value}}``."""
     out: dict = {}
     for name in sorted(group_metrics):
-        split = _split_group_metric(name)
+        split = _split_group_metric(name, task)
         if split is not None and _number(kept.get(name)) is not None:
             out.setdefault(split[1], {})[split[0]] = kept[name]
     return out
@@ -131,7 +138,7 @@ def read_results(files: list[results.ResultsFile]) -> tuple[list[Row], list[resu
     into one dict-valued breakdown (``per_category``, ``per_manipulation``, ``per_family``) for the breakdown tables."""
     for f in files:
         for task, kept in f.scores.items():
-            if breakdown := _breakdown(kept, _group_metrics(f.configs.get(task))):
+            if breakdown := _breakdown(kept, _group_metrics(f.configs.get(task)), task):
                 kept.setdefault(group_kind(task), breakdown)
     return results.merge(files)
 
@@ -163,8 +170,8 @@ def paper_rows() -> list[Row]:
                 row = rows.setdefault(model, Row(f"{model} [paper]"))
                 kept = row.scores.setdefault(task, {})
                 kept.update({m: v for m, v in values.items() if v is not None})
-                groups = {m for m in values if _split_group_metric(m) and not m.endswith("_avg")}
-                if breakdown := _breakdown(kept, groups):
+                groups = {m for m in values if _split_group_metric(m, task) and not m.endswith("_avg")}
+                if breakdown := _breakdown(kept, groups, task):
                     kept[group_kind(task)] = breakdown
                 if paper.table not in tables.setdefault(model, []):
                     tables[model].append(paper.table)
@@ -235,7 +242,7 @@ def breakdown_tables(rows: list[Row], measured: list[Row]) -> list[Table]:
             breakdowns = [v if isinstance(v := r.get(task, metric), dict) else {} for r in rows]  # files may disagree
             groups = sorted({g for r, b in zip(rows, breakdowns) if r.source == MEASURED for g in b})
             values = [[b.get(g) for g in groups] for b in breakdowns]
-            for sub in (None, *BREAKDOWN_METRICS):
+            for sub in (None, *BREAKDOWN_METRICS, *own_group_metrics(task)):
                 cells = [[_entry_value(e, sub) for e in row] for row in values]
                 if not any(c is not None for row, r in zip(cells, rows) if r.source == MEASURED for c in row):
                     continue
@@ -535,7 +542,7 @@ def resolve_run(path: str | Path, task: str, settings: uncertainty.Settings) -> 
 def compare(a_path, b_path, task: str, settings: uncertainty.Settings) -> dict:
     """``compare``'s report: the two runs, and per metric A - B with its interval, p-value and test."""
     a, b = (resolve_run(p, task, settings) for p in (a_path, b_path))
-    metrics = uncertainty.interval_metrics({m: v for m, v in a.reported.items() if _number(v) is not None})
+    metrics = uncertainty.interval_metrics({m: v for m, v in a.reported.items() if _number(v) is not None}, task)
     result = uncertainty.compare_runs(a, b, metrics, settings)
     docs = a.samples.docs
     return {

@@ -66,12 +66,13 @@ def _record(line: dict) -> dict | None:
 
 
 def _hit(line: dict, record: dict) -> bool:
-    """Whether the doc's answer is right: lmms-eval's ``score``, else the verdict (or LOKI's yes/no) against the truth."""
+    """Whether the doc's answer is right: lmms-eval's ``score``, else the verdict against the label, or the
+    benchmark's own reading of a yes/no or multiple-choice answer (``read``) against the answer."""
     if line.get("score") is not None:
         return bool(line["score"])
     if "verdict" in record:
         return record["verdict"] == record["label"]
-    return record.get("loki") == record["answer"]
+    return record.get("read") == record["answer"]
 
 
 def _text_record(line: dict) -> dict | None:
@@ -85,7 +86,7 @@ def _read_lines(path: Path) -> list[dict]:
             if text.strip():
                 try:
                     lines.append(json.loads(text))
-                except json.JSONDecodeError as exc:
+                except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nested past Python's stack
                     raise ValueError(f"{path}:{number}: not a JSON line ({exc})") from exc
     if not lines:
         raise ValueError(f"{path} holds no samples")

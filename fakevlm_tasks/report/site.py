@@ -27,6 +27,7 @@ from pathlib import Path
 from fakevlm_tasks.report import files, leaderboard, logged_samples
 from fakevlm_tasks.scoring import parsing
 from fakevlm_tasks.report.tables import MEASURED, Row, Table
+from fakevlm_tasks.glue.benchmarks import question_kind, task_benchmark
 from fakevlm_tasks.glue.perturb import split_task_name
 
 ASSETS = Path(__file__).with_name("site_assets")
@@ -34,11 +35,12 @@ TEMPLATES = Path(__file__).with_name("templates")
 #: Longest side of a thumbnail, in pixels, and its JPEG quality.
 THUMB_SIZE = 96
 THUMB_QUALITY = 80
-#: Which reading of an answer is scored, and which is shown beside it, per kind of record.
+#: Which reading of an answer is scored, and which is shown beside it, per kind of question the task asks
+#: (its benchmark's declaration); ``{own}`` is the benchmark's own rule, named by its title.
 READINGS = {
     "detection": ("robust parser", "official parser"),
-    "judgment": ("LOKI's rule", "robust parser"),
-    "choice": ("LOKI's rule", "rule used"),
+    "judgment": ("{own}", "robust parser"),
+    "choice": ("{own}", "rule used"),
 }
 LEGEND = ("Values x100. ± is half the width of the 95% bootstrap interval from the logged samples (hover a cell "
           "for the interval and n). Bold: the best measured model on the benchmark's headline metric; ≈: a paired "
@@ -272,11 +274,11 @@ class Strings:
         return list(self.index)
 
 
-def record_kind(record: dict) -> str:
-    """``detection`` (a real/fake verdict), ``judgment`` (LOKI's yes/no questions) or ``choice`` (LOKI's options)."""
-    if "verdict" in record:
-        return "detection"
-    return "judgment" if "robust" in record else "choice"
+def readings(task: str, kind: str) -> tuple[str, str]:
+    """The names of the scored reading of an answer and of the one shown beside it (:data:`READINGS`)."""
+    bench = task_benchmark(task)
+    own = f"{bench.title}'s rule" if bench else "the task's own rule"
+    return tuple(name.format(own=own) for name in READINGS.get(kind, READINGS["detection"]))
 
 
 def _number(v) -> float | None:
@@ -347,7 +349,7 @@ def write_thumb(thumb: Thumb, path: Path) -> str | None:
 def _spans(text, record: dict, kind: str, question) -> tuple[list[int], list[int]]:
     """The words each of the two readings (``READINGS[kind]``) was read from, as flat ``[start, end, ...]``; none for
     a reading that parsing the text again does not reproduce (a judge's verdict, another parser version), and none
-    for LOKI's own rules, which read no verdict words."""
+    for a benchmark's own rules (a multiple-choice pick, a yes/no reading), which read no verdict words."""
     if not isinstance(text, str) or kind == "choice":
         return [], []
     if kind == "judgment":
@@ -376,10 +378,10 @@ def _readings(record: dict, kind: str, line: dict) -> tuple[str | None, str | No
         right = read == record.get("label")
         unknown = read == parsing.UNKNOWN
     elif kind == "judgment":
-        read, other = record.get("loki"), record.get("robust")
+        read, other = record.get("read"), record.get("robust")
         right, unknown = read == record.get("answer"), read not in ("yes", "no")
     else:
-        read, other = record.get("loki"), record.get("rule")
+        read, other = record.get("read"), record.get("rule")
         right, unknown = read == record.get("answer"), bool(record.get("fallback"))
     if line.get("score") is not None:
         right = bool(line["score"])
@@ -432,7 +434,8 @@ def explorer_data(task: str, runs: list[tuple[str, Path]], *, css_model=None, na
     strings, thumbs, notes = Strings(), {}, []
     _, perturbation = split_task_name(task)
     docs: dict[str, dict] = {}
-    models, answers, kind = [], [], None
+    models, answers = [], []
+    kind = question_kind(task) or "detection"
     for model, path in runs:
         try:
             lines = logged_samples._read_lines(path)
@@ -444,7 +447,6 @@ def explorer_data(task: str, runs: list[tuple[str, Path]], *, css_model=None, na
         for i, line in enumerate(lines):
             record = logged_samples._record(line) or {}
             text_record = logged_samples._text_record(line) or {}
-            kind = kind or (record_kind(record) if record else None)
             key = str(record.get("id") or text_record.get("id") or line["doc_id"])
             text = text_record.get("prediction", _logged_answer(line))
             question = line.get("input") if isinstance(line.get("input"), str) else None
@@ -476,7 +478,7 @@ def explorer_data(task: str, runs: list[tuple[str, Path]], *, css_model=None, na
         "thumb": [strings(docs[k]["thumb"]) for k in keys],
     }
     per_model = [_answer_columns(answer, keys, strings) for answer in answers]
-    data = {"task": task, "kind": kind, "readings": READINGS.get(kind, READINGS["detection"]), "models": models,
+    data = {"task": task, "kind": kind, "readings": readings(task, kind), "models": models,
             "names": [(names or {}).get(m, m) for m in models],
             "notes": notes, "docs": columns, "answers": per_model, "s": strings.table()}
     return Explorer(data, thumbs, notes)
