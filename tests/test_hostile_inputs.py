@@ -243,3 +243,18 @@ def test_a_loki_image_linked_out_of_the_root_is_skipped_in_every_set(tmp_path, d
         assert reasons and all(r.startswith("outside the image root") for r in reasons), dataset
     assert all("secret" not in d["image"] for d in read_prepared("loki") + read_prepared("loki_judgment"))
     assert not (data_root / "loki_mc").exists()
+
+
+@pytest.mark.slow
+def test_a_truncated_image_left_in_by_no_image_check_is_a_failed_sample_in_the_results(tmp_path, data_root, tiny_llava):
+    """Through the lmms-eval CLI, which sets LOAD_TRUNCATED_IMAGES: the half-grey image is not scored as whole."""
+    from lmms_runs import results_of, run_fakevlm, samples_of
+
+    ann, images = write_fakeclue(tmp_path, [fakeclue_record("ok.png", 1, "scene", "This is a real image."),
+                                            fakeclue_record("cut.jpg", 0, "scene", "This is a fake image.")])
+    truncated_jpeg(images / "cut.jpg")
+    assert prepare_fakeclue(ann, images, "--no-image-check") == 0
+    proc = run_fakevlm(tiny_llava, "fakeclue", tmp_path / "out", data_root)
+    assert results_of(tmp_path / "out", proc)["results"]["fakeclue"]["failed_rate,none"] == 50.0
+    (failed,) = [s["acc"] for s in samples_of(tmp_path / "out", "fakeclue") if s["acc"]["failed"]]
+    assert failed["id"] == "cut.jpg" and "truncated" in failed["failure"]
