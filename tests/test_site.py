@@ -196,6 +196,21 @@ def test_local_checkpoints_are_shown_by_their_folder_name_where_that_stays_unamb
                      "/a/ckpt (fakevlm)": "/a/ckpt (fakevlm)", "/b/ckpt (fakevlm)": "/b/ckpt (fakevlm)", "dummy": "dummy"}
 
 
+def test_names_from_a_results_file_are_text_in_the_index_never_markup(tmp_path):
+    write_foreign_run(tmp_path / "results", "fakeclue", ["x"])
+    path = tmp_path / "results" / "20250101_000000_results.json"
+    data = json.loads(path.read_text())
+    data["results"]["fakeclue"] = {"acc,none": 50.0}
+    data["config"]["model_args"] = 'pretrained=<script>alert(1)</script>" onmouseover="x'
+    path.write_text(json.dumps(data))
+    leaderboard.write_leaderboard([tmp_path / "results"], tmp_path / "board")
+    index = site.write_site([tmp_path / "results"], tmp_path / "site", board_dir=tmp_path / "board")
+    text = index.read_text()
+    assert "<script>alert" not in text and '" onmouseover="' not in text
+    doc = page(index.parent, "index.html")
+    assert '<script>alert(1)</script>" onmouseover="x (dummy)' in table_rows(doc, "t-fakeclue-main")
+
+
 # ---------------------------------------------------------------------- the explorer data
 
 
