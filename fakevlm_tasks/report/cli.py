@@ -51,7 +51,8 @@ def _check_options() -> argparse.ArgumentParser:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog=PROG, description=leaderboard.__doc__.split("\n\n")[0],
+    top = argparse.ArgumentParser(prog=PROG, description="The paper's tables from lmms-eval results JSONs (Markdown, CSV, "
+                                  "PNG, JSON) with intervals, a static site, paired comparisons, and a check for lost tasks.",
                                   epilog=f"'{PROG} RESULTS...' is '{PROG} build RESULTS...'.")
     commands = top.add_subparsers(dest="command", metavar="{build,compare,check}", required=True)
     stats_options, check_options = _stats_options(), _check_options()
