@@ -17,7 +17,8 @@ from fakevlm_tasks.glue.aggregations import (  # noqa: F401
     agg_acc, agg_acc_official_parser, agg_balanced_acc, agg_contradiction_rate, agg_css, agg_css_encoder,
     agg_css_evidence, agg_f1, agg_f1_fake, agg_f1_macro, agg_failed_rate, agg_judge_model, agg_judged_rate,
     agg_official_fallback_rate, agg_pooled_auc, agg_pooled_balanced_acc, agg_pooled_fake_acc, agg_pooled_video_auc,
-    agg_rouge_l, agg_rouge_l_evidence, agg_score_coverage, agg_unknown_rate, auc, auc_avg, auc_video_avg, balanced_acc_avg,
+    agg_rouge_l, agg_rouge_l_evidence, agg_rules_judge_agreement, agg_rules_judge_audited, agg_score_coverage,
+    agg_unknown_rate, auc, auc_avg, auc_video_avg, balanced_acc_avg,
     fake_groups, mean_or_none, pct, per_video, pooled, reads,
 )
 from fakevlm_tasks.glue.benchmarks import Benchmark, HubSource, PaperRows, module  # noqa: F401

@@ -92,6 +92,23 @@ def agg_judged_rate(records):
     return _share(_detected(records), lambda r: r.get("verdict_source") == "judge")
 
 
+@reads("rules_judge_agree")
+def agg_rules_judge_agreement(records):
+    """Of the audited answers the judge read (``FAKEVLM_JUDGE_AUDIT``), the share whose verdict it read as the rules
+    did, x100; None (logged) when none was audited. Its n is ``rules_judge_audited``."""
+    agree = [r["rules_judge_agree"] for r in records if r.get("rules_judge_agree") is not None]
+    if not agree:
+        logger.info("rules_judge_agreement: no answer audited (set FAKEVLM_PARSE_MODE=judge and FAKEVLM_JUDGE_AUDIT)")
+        return None
+    return 100 * sum(agree) / len(agree)
+
+
+@reads("rules_judge_agree")
+def agg_rules_judge_audited(records):
+    """How many audited answers the judge read: the n of ``rules_judge_agreement`` (0 with no audit)."""
+    return sum(1 for r in records if r.get("rules_judge_agree") is not None)
+
+
 @reads("judge_model")
 def agg_judge_model(records):
     """The judge of this run, as :func:`fakevlm_tasks.services.judge.summary` names it; None with the judge off."""

@@ -107,6 +107,8 @@ VERDICT_METRICS = (
     Metric("failed_rate", agg.agg_failed_rate, False, "docs with no answer at all (adapter error, API failure)"),
     Metric("judged_rate", agg.agg_judged_rate, False, "docs whose verdict the judge gave (FAKEVLM_PARSE_MODE=judge)"),
     Metric("judge_model", agg.agg_judge_model, note="the judge model and prompt; null with the judge off"),
+    Metric("rules_judge_agreement", agg.agg_rules_judge_agreement, note="audited answers the judge read as the rules did (FAKEVLM_JUDGE_AUDIT)"),
+    Metric("rules_judge_audited", agg.agg_rules_judge_audited, note="its n: audited answers the judge read"),
     Metric("acc_official_parser", agg.agg_acc_official_parser, note="accuracy under the official parse rule (seeded fallback)"),
 )
 #: The metrics of a detection + explanation task (and of the template, _fakevlm_template_yaml).

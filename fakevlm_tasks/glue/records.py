@@ -80,11 +80,22 @@ def judged_verdict(doc, label: str, text: str, failed: bool) -> tuple[str, dict]
     """The verdict once the judge (if on) has read an answer the rules left unknown, and the record's judge fields.
 
     A failed answer is never sent. The judge's real or fake replaces unknown
-    (``verdict_source: judge``); its unknown or its failure leaves the rules' unknown.
+    (``verdict_source: judge``); its unknown or its failure leaves the rules' unknown. An answer
+    the rules decided is sent only in the audited share (``FAKEVLM_JUDGE_AUDIT``): the rules'
+    verdict stands, and ``rules_judge_agree`` records whether the judge read the same (None
+    unless audited and answered).
     """
     config = judge_config()
     fields = {"verdict_source": "rules", "judge_verdict": None, "judge_failure": None,
-              "judge_model": judge.summary(config.describe()) if config else None}
+              "judge_model": judge.summary(config.describe()) if config else None,
+              "judge_audit": False, "rules_judge_agree": None}
+    if config is not None and label != UNKNOWN and not failed and judge.audited(doc["id"], judge.audit_share()):
+        (verdict,) = judge.judge_verdicts([(text, doc.get("question"))], config)
+        fields.update(judge_audit=True, judge_verdict=verdict.label, judge_failure=verdict.failure,
+                      rules_judge_agree=None if verdict.failure else verdict.label == label)
+        if fields["rules_judge_agree"] is False:
+            logger.info(f"doc {doc['id']!r}: audit: the rules read {label}, the judge {verdict.label}")
+        return label, fields
     if config is None or label != UNKNOWN or failed:
         return label, fields
     (verdict,) = judge.judge_verdicts([(text, doc.get("question"))], config)

@@ -1,6 +1,6 @@
 """An optional LLM judge, through lmms-eval's LLM-judge providers and cached on disk so that a
 rerun sends nothing: it reads the verdict of answers the rules leave unknown (real, fake or
-unknown), and answers any other prompt a benchmark brings (:func:`replies`: LOKI's rubric grades explanations
+unknown), audits a seeded share of those they decided (``FAKEVLM_JUDGE_AUDIT``), and answers any other prompt a benchmark brings (:func:`replies`: LOKI's rubric grades explanations
 this way, ``fakevlm_tasks/tasks/loki/rubric.py``).
 
 Off unless a judge model is named. :meth:`JudgeConfig.from_env` reads these each time it
@@ -23,6 +23,10 @@ is called (``judge_verdicts`` calls it when given no config):
     the same for a rubric grading, which reads images and writes reasons (defaults 1024, 120 s).
 ``FAKEVLM_JUDGE_CACHE``
     the SQLite cache file (default ``~/.cache/fakevlm/judge.sqlite``).
+``FAKEVLM_JUDGE_AUDIT``
+    the share, 0 to 1, of the answers the rules did decide that the judge reads too (default 0), so
+    that a model's style the rules misread shows in ``rules_judge_agreement`` instead of hiding in
+    the scores; which answers is seeded by the doc id (:func:`audited`), the same on every run.
 
 The cache keeps every reply the server sent, keyed by the judge model and the exact
 prompt (which holds the answer and the question, or the answer, the annotations and the
@@ -152,6 +156,31 @@ class JudgeConfig:
         """What a result judged this way should record (never the key or the endpoint): the model and the
         prompt's version and hash (default: :func:`judge_verdicts`' prompt; a benchmark's rubric gives its own)."""
         return {"judge_model": self.model, "judge_prompt_version": version, "judge_prompt_sha256": sha256[:16]}
+
+
+AUDIT_ENV = f"{ENV_PREFIX}AUDIT"
+
+
+def audit_share(environ=None) -> float:
+    """``FAKEVLM_JUDGE_AUDIT`` as a share in [0, 1]; 0 when unset. ValueError names the variable otherwise."""
+    raw = (os.environ if environ is None else environ).get(AUDIT_ENV, "").strip()
+    if not raw:
+        return 0.0
+    try:
+        share = float(raw)
+    except ValueError:
+        raise ValueError(f"{AUDIT_ENV}={raw!r}: expected a share between 0 and 1") from None
+    if not 0 <= share <= 1:
+        raise ValueError(f"{AUDIT_ENV}={raw!r}: expected a share between 0 and 1")
+    return share
+
+
+def audited(doc_id, share: float) -> bool:
+    """Whether the doc is in the audited share: its id's SHA-256 read as a number in [0, 1) is below ``share``.
+
+    Seeded by the id alone, so a rerun (or another model on the same docs) audits the same docs."""
+    digest = hashlib.sha256(str(doc_id).encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big") / 2 ** 64 < share
 
 
 def summary(described: dict) -> str:
