@@ -122,3 +122,13 @@ def test_prompts_come_from_the_models_family(tmp_path):
     assert text(doc, {"family": "api"}).endswith("give your best guess.")
     assert text(doc, {}) == "Q?" + prompts.DETECTION_PROMPTS["general"]  # a model the template does not list
     assert json.dumps(text(doc, {"family": "general", "pre_prompt": "[", "post_prompt": "]"})).startswith('"[Q?')
+
+
+def test_a_declaration_says_what_each_task_asks_and_refuses_an_unknown_kind():
+    loki = benchmarks.get("loki")
+    assert [loki.question(t) for t in ("loki", "loki_jpeg50", "loki_judgment", "loki_mc", "loki_explain")] == [
+        "detection", "detection", "judgment", "choice", "rubric"]
+    assert benchmarks.question_kind("fakeclue_blur2") == "detection" and benchmarks.question_kind("mmmu") is None
+    with pytest.raises(benchmarks.BenchmarkError, match="kind of question"):
+        benchmarks.Benchmark(name="x", title="X", prepare=None, add_arguments=None, prepare_hint="", tasks=("x",),
+                             asks={"x": "essay"})
