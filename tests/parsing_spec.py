@@ -349,4 +349,6 @@ REAL_MODEL_STYLES = [
     ("Signs of digital editing:\nNone; the image is authentic.", REAL),
     ("Look for signs of manipulation such as warped text.", UNKNOWN),
     ("Overall, while it seems plausible, it is difficult to rule out AI generation.", UNKNOWN),
+    ("The person's eyebrows look fake. The eyebrows look blurry, unclear or flaw.", FAKE),  # "unclear" describes
+    ("It is unclear whether the eyebrows look fake.", UNKNOWN),
 ]

@@ -33,7 +33,7 @@ _EPISTEMIC = (r"(?:tell|determine|say|decide|know|be\ssure|be\scertain|verify|co
               r"|(?:detect|identify)(?!\s(?:any|signs?|evidence|traces?|obvious|clear|visible|artifacts?"
               r"|anomal\w*|inconsistenc\w*|indications?)\b))")
 _HEDGE_RE = re.compile(
-    rf"""\b(?:not\s(?:(?:entirely|completely|fully)\s)?(?:sure|certain|definitive|conclusive)|unsure|uncertain|unclear|inconclusive
+    rf"""\b(?:not\s(?:(?:entirely|completely|fully)\s)?(?:sure|certain|definitive|conclusive)|unsure|uncertain|unclear(?=\s(?:whether|if|which|how))|(?<=is\s)unclear|(?<=remains\s)unclear|inconclusive
       | {_INABLE}\s(?:\w+ly\s)?{_EPISTEMIC}
       | (?:do\snot|dont)\sknow | (?:not\s|in)capable\sof\s\w+ing | no\sway\sof\s\w+ing
       | (?:do\snot|dont|will\snot|wont)\s(?:make|provide|offer|give)\s(?:a\s|any\s)?(?:\w+\s)?
