@@ -83,8 +83,7 @@ class Benchmark:
     the folder's ``doc_to_text = prompted({family: suffix})`` hook.) ``variants``: perturbation names (``fakevlm_tasks.glue.perturb.PERTURBATIONS``) to generate
     variant tasks for, per task. ``write_miniature(root) -> argv``: writes a tiny copy of
     the official format under ``root`` and returns the ``fakevlm-data prepare <name>``
-    arguments that prepare it (the generic tests run it). ``hub``: where its files are on the Hugging Face Hub.
-    ``asks``: per task, the kind of question it asks
+    arguments that prepare it (the generic tests run it). ``hub``: where its files are on the Hugging Face Hub. ``asks``: per task, the kind of question it asks
     (:data:`QUESTION_KINDS`), which the report layer and the detector read instead of the task's name;
     ``statistics``: the stats kernels of metrics of its own; ``group_metrics``: those of its own metrics that it
     also reports per group (the leaderboard knows the generic ones: ``acc_<group>``, ``auc_<group>``, ...).
@@ -116,13 +115,11 @@ class Benchmark:
     folder: Path | None = None  # set by discovery
 
     def __post_init__(self):
-        if stray := sorted(set(self.metrics) - set(self.tasks)):
-            raise BenchmarkError(f"benchmark {self.name!r}: metrics are declared for {stray}, which it does not define")
-
-    def __post_init__(self):
         if unknown := {t: k for t, k in self.asks.items() if t not in self.tasks or k not in QUESTION_KINDS}:
             raise BenchmarkError(f"benchmark {self.name!r}: asks {unknown} names a task it does not define or a kind "
                                  f"of question not in {QUESTION_KINDS}")
+        if stray := sorted(set(self.metrics) - set(self.tasks)):
+            raise BenchmarkError(f"benchmark {self.name!r}: metrics are declared for {stray}, which it does not define")
 
     def question(self, task: str) -> str:
         """What ``task`` (a variant: its base task) asks: a :data:`QUESTION_KINDS` entry."""
