@@ -107,3 +107,14 @@ def read_only_caches(monkeypatch):
         monkeypatch.setattr(cache.sqlite3, "connect", lambda path, **kw: connect(f"file:{path}?mode=ro", uri=True, **kw))
 
     return read_only
+
+
+@pytest.fixture
+def serve():
+    """Start a judge server (tests/judge_server.py) for a plan; every server started is stopped after the test."""
+    from contextlib import ExitStack
+
+    from judge_server import running
+
+    with ExitStack() as stack:
+        yield lambda plan, max_requests=40: stack.enter_context(running(plan, max_requests))

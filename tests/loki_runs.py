@@ -16,7 +16,7 @@ from pathlib import Path
 from PIL import Image
 
 from lmms_runs import data_dir, offline_env, prepare, results_of, run_cli, samples_of
-from test_judge import running
+from judge_server import running
 
 TASKS = "loki_mc,loki_explain"
 DUMMY_ANSWER = "B"  # lmms-eval's dummy model answers this to every question

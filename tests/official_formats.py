@@ -11,6 +11,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from fakevlm_tasks.glue import benchmarks
+from lmms_runs import prepare
+
 
 def png(path: Path, color=(10, 20, 30)) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,3 +133,58 @@ def write_dmimage(root: Path, folders: dict[str, list]) -> Path:
             png(root / folder / f"{i}.png", color)
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+# ----------------------------------------------- every paper dataset, prepared
+
+
+def red(r):
+    return (r, 90, 90)
+
+
+# Red values per video (one per extracted frame; prepare keeps frames 0 and 1 of 3).
+FFPP_REDS = {
+    (None, "001"): [230, 200, 10], (None, "002"): [150, 90, 10],
+    ("Deepfakes", "001_002"): [40, 160, 250], ("Deepfakes", "002_001"): [20, 60, 250],
+    ("Face2Face", "001_002"): [210, 180, 250], ("Face2Face", "002_001"): [100, 70, 250],
+    ("FaceSwap", "001_002"): [5, 15, 250], ("FaceSwap", "002_001"): [25, 35, 250],
+    ("NeuralTextures", "001_002"): [140, 240, 250], ("NeuralTextures", "002_001"): [95, 30, 250],
+}
+IMAGE_Q, EYES_Q, SKIN_Q = "Does the image looks real/fake?", "Do the person's eyes look real/fake?", "Does the person's skin look real/fake?"
+DDVQA_FILES = {
+    "Deepfakes": {"0_001_002": ddvqa_questions(
+        (IMAGE_Q, ["The image looks fake. The face is blurry.", "The image looks fake. The jaw has seams."]),
+        (EYES_Q, ["The person's eyes look fake. They are misaligned."]))},
+    "Face2Face": {"1_002_001": ddvqa_questions((SKIN_Q, ["The person's skin looks fake. It is too smooth."]))},
+    "Original": {"5_001": ddvqa_questions(
+        (IMAGE_Q, ["The image looks real. The lighting is natural."]),
+        (SKIN_Q, ["The person's skin looks real.", "The person's skin looks real. Pores are visible."]))},
+}
+DMIMAGE_REDS = {
+    "real_ucid": [250, 200, 60], "real_coco_valid": [180, 140], "real_imagenet_val": [30],
+    "biggan_256": [10, 150], "biggan_512": [220], "dalle_2": [100, 20, 240], "latent-diffusion_text2img_valid": [5, 50],
+}
+
+
+def write_all(tmp: Path, data_root: Path) -> None:
+    """Every dataset of the paper in miniature, prepared under ``data_root`` by fakevlm-data."""
+
+    frames = tmp / "ffpp"
+    for (method, video), reds in FFPP_REDS.items():
+        ffpp_frames(frames, method, video, len(reds), color=lambda i, reds=reds: red(reds[i]))
+    split = write_ffpp_split(tmp / "split.json", [("001", "002")])
+    dq = write_ddvqa(tmp / "ddvqa", DDVQA_FILES)
+    dm = write_dmimage(tmp / "dmimage", {folder: [red(r) for r in reds] for folder, reds in DMIMAGE_REDS.items()})
+    ann, images = write_fakeclue(tmp / "fakeclue", [
+        fakeclue_record("animal/real/0.png", 1, "animal", "This is a real image. Natural fur."),
+        fakeclue_record("doc/fake/1.png", 0, "doc", "This is a fake image. Garbled text."),
+    ])
+    loki = benchmarks.module("loki").write_miniature(tmp / "loki")  # every LOKI set, multiple choice and rubric included
+    for argv in (
+        ["ffpp", "--source", str(frames), "--split", str(split), "--frames-per-video", "2"],
+        ["ddvqa", "--annotations", str(dq), "--images", str(frames)],
+        ["dmimage", "--source", str(dm)],
+        ["fakeclue", "--annotations", str(ann), "--images", str(images)],
+        ["loki", *loki],
+    ):
+        prepare(data_root, *argv, "--strict")

@@ -18,13 +18,13 @@ from lmms_eval.api.instance import Instance
 from PIL import Image
 from sklearn.metrics import accuracy_score, roc_auc_score
 
-from fakevlm_model import classifiers
 from fakevlm_model.detector import Detector, UnsupportedRequest, question_kind
 from fakevlm_tasks.glue.prepared import FAKECLUE_QUESTION
 from fakevlm_tasks.glue.docs import read_prepared
 from fakevlm_tasks.glue.sample import failure_of, verdict_score_of
 from fakevlm_toys.tiny_detectors import build_tiny_clip, build_tiny_detector, build_tiny_hf_classifier
 from lmms_runs import data_dir, offline_env, prepare, results_of, run_cli, samples_of
+from detector_probe import direct_p_fake
 from official_formats import fakeclue_record, ffpp_frames, png, write_fakeclue, write_ffpp_split
 
 METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
@@ -34,17 +34,6 @@ COLOURS = [(20 * i % 256, 250 - 15 * i, (70 * i) % 256) for i in range(12)]
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
     return build_tiny_detector(tmp_path_factory.mktemp("detector") / "model", image_size=16)
-
-
-def direct_p_fake(model_dir: Path, image_paths) -> list[float]:
-    """P(fake) of each image, computed here without the adapter: the checkpoint, its own transform, a sigmoid."""
-    from transformers import AutoModelForImageClassification
-
-    model = AutoModelForImageClassification.from_pretrained(model_dir).eval()
-    transform = classifiers.image_transform(model.config)
-    with torch.no_grad():
-        pixels = torch.stack([transform(Image.open(p).convert("RGB")) for p in image_paths])
-        return torch.sigmoid(model(pixel_values=pixels).logits[:, 0]).tolist()
 
 
 # --------------------------------------------------------------- through the CLI

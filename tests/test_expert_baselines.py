@@ -19,7 +19,7 @@ from fakevlm_training.detectors import cost_report, is_detector_config, load_det
 from fakevlm_toys.tiny_detectors import build_tiny_clip
 from lmms_runs import data_dir, offline_env, prepare, results_of, run_cli, samples_of
 from official_formats import fakeclue_record, write_fakeclue
-from test_detector import direct_p_fake
+from detector_probe import direct_p_fake
 
 CONFIGS = Path(__file__).resolve().parents[1] / "training" / "configs"
 NPR_CONFIG, UNIVFD_CONFIG = CONFIGS / "npr_resnet50.yaml", CONFIGS / "univfd_clip_vitl14.yaml"

@@ -5,7 +5,7 @@ too, against the local OpenAI-compatible server of tests/test_judge.py, and ``ru
 from __future__ import annotations
 
 import pytest
-from test_judge import serve  # noqa: F401 - a fixture
+
 
 from fakevlm_tasks import hooks
 from fakevlm_tasks.scoring.parsing import FAKE, REAL

@@ -11,7 +11,7 @@ from fakevlm_tasks.scoring.parsing import FAKE, REAL, UNKNOWN
 from fakevlm_tasks.glue.sample import Answer, SampleFailure
 from fakevlm_tasks.tasks.loki import judgment, rubric
 from lmms_runs import data_dir, prepare
-from test_judge import running, serve  # noqa: F401 - serve is a fixture
+from judge_server import running
 
 UNREADABLE = "Hmm the lighting is odd"  # the rules read no verdict in it
 QUESTION = "Does the image looks real/fake?"

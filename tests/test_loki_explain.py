@@ -17,7 +17,7 @@ from fakevlm_tasks.tasks.loki.rubric import CRITERIA, Region, RubricItem, Rubric
 from fakevlm_tasks.glue.sample import Answer
 from lmms_runs import data_dir, prepare
 from loki_runs import DUMMY_ANSWER, REAL_LIMIT, RUBRIC, RUBRIC_REPLY, loki_run
-from test_judge import config_for, serve  # noqa: F401 - serve is a fixture
+from judge_server import config_for
 
 GRADES = {c: float(s) for c, s in RUBRIC.items()}
 

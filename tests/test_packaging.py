@@ -8,10 +8,12 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
 
 #: Source folder -> the import name it is installed under (pyproject.toml's package-dir).
 INSTALLED_AS = {"fakevlm_tasks": "fakevlm_tasks", "fakevlm_model": "fakevlm_model",
