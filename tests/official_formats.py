@@ -143,7 +143,7 @@ def red(r):
 
 
 # Red values per video (one per extracted frame; prepare keeps frames 0 and 1 of 3).
-FFPP_REDS = {
+PAPER_FFPP_REDS = {
     (None, "001"): [230, 200, 10], (None, "002"): [150, 90, 10],
     ("Deepfakes", "001_002"): [40, 160, 250], ("Deepfakes", "002_001"): [20, 60, 250],
     ("Face2Face", "001_002"): [210, 180, 250], ("Face2Face", "002_001"): [100, 70, 250],
@@ -151,7 +151,7 @@ FFPP_REDS = {
     ("NeuralTextures", "001_002"): [140, 240, 250], ("NeuralTextures", "002_001"): [95, 30, 250],
 }
 IMAGE_Q, EYES_Q, SKIN_Q = "Does the image looks real/fake?", "Do the person's eyes look real/fake?", "Does the person's skin look real/fake?"
-DDVQA_FILES = {
+PAPER_DDVQA_FILES = {
     "Deepfakes": {"0_001_002": ddvqa_questions(
         (IMAGE_Q, ["The image looks fake. The face is blurry.", "The image looks fake. The jaw has seams."]),
         (EYES_Q, ["The person's eyes look fake. They are misaligned."]))},
@@ -160,7 +160,7 @@ DDVQA_FILES = {
         (IMAGE_Q, ["The image looks real. The lighting is natural."]),
         (SKIN_Q, ["The person's skin looks real.", "The person's skin looks real. Pores are visible."]))},
 }
-DMIMAGE_REDS = {
+PAPER_DMIMAGE_REDS = {
     "real_ucid": [250, 200, 60], "real_coco_valid": [180, 140], "real_imagenet_val": [30],
     "biggan_256": [10, 150], "biggan_512": [220], "dalle_2": [100, 20, 240], "latent-diffusion_text2img_valid": [5, 50],
 }
@@ -170,11 +170,11 @@ def write_all(tmp: Path, data_root: Path) -> None:
     """Every dataset of the paper in miniature, prepared under ``data_root`` by fakevlm-data."""
 
     frames = tmp / "ffpp"
-    for (method, video), reds in FFPP_REDS.items():
+    for (method, video), reds in PAPER_FFPP_REDS.items():
         ffpp_frames(frames, method, video, len(reds), color=lambda i, reds=reds: red(reds[i]))
     split = write_ffpp_split(tmp / "split.json", [("001", "002")])
-    dq = write_ddvqa(tmp / "ddvqa", DDVQA_FILES)
-    dm = write_dmimage(tmp / "dmimage", {folder: [red(r) for r in reds] for folder, reds in DMIMAGE_REDS.items()})
+    dq = write_ddvqa(tmp / "ddvqa", PAPER_DDVQA_FILES)
+    dm = write_dmimage(tmp / "dmimage", {folder: [red(r) for r in reds] for folder, reds in PAPER_DMIMAGE_REDS.items()})
     ann, images = write_fakeclue(tmp / "fakeclue", [
         fakeclue_record("animal/real/0.png", 1, "animal", "This is a real image. Natural fur."),
         fakeclue_record("doc/fake/1.png", 0, "doc", "This is a fake image. Garbled text."),
