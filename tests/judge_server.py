@@ -105,3 +105,13 @@ def config_for(server: JudgeServer, tmp_path, **overrides) -> JudgeConfig:
     settings = dict(model="judge-test", base_url=server.base_url, api_key_env="FAKEVLM_TEST_NO_SUCH_KEY",
                     timeout=TIMEOUT_S, retries=2, retry_delay=0, cache_path=tmp_path / "judge.sqlite")
     return JudgeConfig(**{**settings, **overrides})
+
+
+def point_judge_at(monkeypatch, server: JudgeServer, cache) -> None:
+    """The judge's FAKEVLM_JUDGE_* variables pointed at ``server``: no retries, no key, its cache at ``cache``."""
+    monkeypatch.setenv("FAKEVLM_JUDGE_MODEL", "judge-test")
+    monkeypatch.setenv("FAKEVLM_JUDGE_BASE_URL", server.base_url)
+    monkeypatch.setenv("FAKEVLM_JUDGE_CACHE", str(cache))
+    monkeypatch.setenv("FAKEVLM_JUDGE_RETRY_DELAY", "0")
+    monkeypatch.setenv("FAKEVLM_JUDGE_RETRIES", "0")
+    monkeypatch.setenv("FAKEVLM_JUDGE_API_KEY_ENV", "FAKEVLM_TEST_NO_SUCH_KEY")

@@ -188,3 +188,14 @@ def write_all(tmp: Path, data_root: Path) -> None:
         ["loki", *loki],
     ):
         prepare(data_root, *argv, "--strict")
+
+
+def prepare_coloured_fakeclue(tmp: Path, records) -> Path:
+    """FakeClue rows ``(image, label, cate, answer, ..., colour)`` in the official format, each image one solid
+    colour, prepared by fakevlm-data under ``tmp/prepared``; returns that data root."""
+    ann, images = write_fakeclue(tmp / "fakeclue", [fakeclue_record(*r[:4]) for r in records], make_images=False)
+    for image, *_, colour in records:
+        png(images / image, colour)
+    root = tmp / "prepared"
+    prepare(root, "fakeclue", "--annotations", str(ann), "--images", str(images))
+    return root

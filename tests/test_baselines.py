@@ -25,8 +25,8 @@ import yaml
 from fakevlm_tasks import TASKS_DIR
 from fakevlm_tasks.glue.prepared import FAKECLUE_QUESTION
 from chat_server import FakeChatServer
-from lmms_runs import data_dir, offline_env, prepare, results_of, run_cli, samples_of
-from official_formats import fakeclue_record, png, write_fakeclue
+from lmms_runs import data_dir, offline_env, results_of, run_cli, samples_of
+from official_formats import prepare_coloured_fakeclue
 
 TEMPLATE = TASKS_DIR / "_fakevlm_template_yaml"
 GENERAL_MODELS = ("qwen2_vl", "internvl2", "llava_hf", "openai", "a_model_not_listed")
@@ -57,13 +57,7 @@ def _template_kwargs() -> dict:
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     """FakeClue in its official format, prepared by fakevlm-data; the images are solid colours."""
-    tmp = tmp_path_factory.mktemp("baselines")
-    ann, images = write_fakeclue(tmp / "fakeclue", [fakeclue_record(*r[:4]) for r in FAKECLUE], make_images=False)
-    for image, *_, colour in FAKECLUE:
-        png(images / image, colour)
-    root = tmp / "prepared"
-    prepare(root, "fakeclue", "--annotations", str(ann), "--images", str(images))
-    return root
+    return prepare_coloured_fakeclue(tmp_path_factory.mktemp("baselines"), FAKECLUE)
 
 
 def _prompt(model: str, task: str, data_root: Path) -> str:

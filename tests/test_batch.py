@@ -23,8 +23,8 @@ from chat_server import FakeChatServer
 from fakevlm_model import batch
 from fakevlm_tasks.glue.prepared import FAKECLUE_QUESTION
 from fakevlm_tasks.glue.prompts import DETECTION_PROMPTS
-from lmms_runs import data_dir, offline_env, prepare, results_of, run_cli, samples_of
-from official_formats import fakeclue_record, png, write_fakeclue
+from lmms_runs import data_dir, offline_env, results_of, run_cli, samples_of
+from official_formats import prepare_coloured_fakeclue
 
 MODEL = "gpt-4o-2024-08-06"
 RED, GREEN, BLUE = (200, 30, 30), (30, 200, 30), (30, 30, 200)
@@ -43,13 +43,7 @@ PLAN = {  # one answer per image, the same every time it is asked: the live run 
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("batch")
-    ann, images = write_fakeclue(tmp / "fakeclue", [fakeclue_record(*r[:4]) for r in FAKECLUE], make_images=False)
-    for image, *_, colour in FAKECLUE:
-        png(images / image, colour)
-    root = tmp / "prepared"
-    prepare(root, "fakeclue", "--annotations", str(ann), "--images", str(images))
-    return root
+    return prepare_coloured_fakeclue(tmp_path_factory.mktemp("batch"), FAKECLUE)
 
 
 @pytest.fixture(scope="module")

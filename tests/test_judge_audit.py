@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from judge_server import point_judge_at
+
 
 from fakevlm_tasks import hooks
 from fakevlm_tasks.scoring.parsing import FAKE, REAL
@@ -22,12 +24,7 @@ def audit_env(monkeypatch, tmp_path):
 
     def point(server, share: str):
         monkeypatch.setenv(hooks.PARSE_MODE_ENV, "judge")
-        monkeypatch.setenv("FAKEVLM_JUDGE_MODEL", "judge-test")
-        monkeypatch.setenv("FAKEVLM_JUDGE_BASE_URL", server.base_url)
-        monkeypatch.setenv("FAKEVLM_JUDGE_CACHE", str(tmp_path / "judge.sqlite"))
-        monkeypatch.setenv("FAKEVLM_JUDGE_RETRY_DELAY", "0")
-        monkeypatch.setenv("FAKEVLM_JUDGE_RETRIES", "0")
-        monkeypatch.setenv("FAKEVLM_JUDGE_API_KEY_ENV", "FAKEVLM_TEST_NO_SUCH_KEY")
+        point_judge_at(monkeypatch, server, tmp_path / "judge.sqlite")
         monkeypatch.setenv(judge.AUDIT_ENV, share)
 
     return point

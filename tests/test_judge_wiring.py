@@ -11,7 +11,7 @@ from fakevlm_tasks.scoring.parsing import FAKE, REAL, UNKNOWN
 from fakevlm_tasks.glue.sample import Answer, SampleFailure
 from fakevlm_tasks.tasks.loki import judgment, rubric
 from lmms_runs import data_dir, prepare
-from judge_server import running
+from judge_server import point_judge_at, running
 
 UNREADABLE = "Hmm the lighting is odd"  # the rules read no verdict in it
 QUESTION = "Does the image looks real/fake?"
@@ -22,12 +22,7 @@ def judge_env(monkeypatch, tmp_path):
     """Point the judge's variables at a server (the mode is left to the test)."""
 
     def point(server):
-        monkeypatch.setenv("FAKEVLM_JUDGE_MODEL", "judge-test")
-        monkeypatch.setenv("FAKEVLM_JUDGE_BASE_URL", server.base_url)
-        monkeypatch.setenv("FAKEVLM_JUDGE_CACHE", str(tmp_path / "judge.sqlite"))
-        monkeypatch.setenv("FAKEVLM_JUDGE_RETRY_DELAY", "0")
-        monkeypatch.setenv("FAKEVLM_JUDGE_RETRIES", "0")
-        monkeypatch.setenv("FAKEVLM_JUDGE_API_KEY_ENV", "FAKEVLM_TEST_NO_SUCH_KEY")
+        point_judge_at(monkeypatch, server, tmp_path / "judge.sqlite")
 
     monkeypatch.delenv(hooks.PARSE_MODE_ENV, raising=False)
     return point
