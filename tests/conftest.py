@@ -118,3 +118,19 @@ def serve():
 
     with ExitStack() as stack:
         yield lambda plan, max_requests=40: stack.enter_context(running(plan, max_requests))
+
+
+# Figures a test reports (the robust parser's accuracy on the real-answer corpus): the test records them as a
+# "report" property and they are printed at the end of the run; recorded properties travel from pytest-xdist's
+# workers to the controller, where a test's own print would be lost.
+_REPORTS: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":
+        _REPORTS.extend(value for name, value in report.user_properties if name == "report")
+
+
+def pytest_terminal_summary(terminalreporter):
+    for text in _REPORTS:
+        terminalreporter.write_line(text)

@@ -352,3 +352,21 @@ REAL_MODEL_STYLES = [
     ("The person's eyebrows look fake. The eyebrows look blurry, unclear or flaw.", FAKE),  # "unclear" describes
     ("It is unclear whether the eyebrows look fake.", UNKNOWN),
 ]
+
+# A score scale the question defines, and score lines read against it: a number on the other class's side from
+# the line's words is a contradiction, which the rest of the answer settles only if it reads as the words do.
+SCALE_0_REAL = "Give a final 0-10 score: 0 = certainly real, 10 = certainly fake."
+SCALED_SCORES = [
+    (SCALE_0_REAL, "The lighting is natural and nothing looks edited.\n\nFinal Score: 2/10 (certainly fake)", UNKNOWN),
+    (SCALE_0_REAL, "The image appears to be real.\n\n**Score: 9/10 (Real)**", REAL),  # the number slipped
+    (SCALE_0_REAL, "It is more likely AI-generated.\n\nFinal Score: 2 (AI-generated)", FAKE),
+    (SCALE_0_REAL, "The lighting is natural.\n\nFinal Score: 2/10 (certainly real)", REAL),  # agrees: as before
+    (SCALE_0_REAL, "Final Score: 3/10", UNKNOWN),  # a bare score decides nothing
+    (SCALE_0_REAL, "Final Score: 5/10 (likely fake)", FAKE),  # the middle names no class
+    ("Rate from 1 (authentic) to 5 (AI-generated).", "The skin is waxy. Rating: 4 - certainly real", UNKNOWN),
+    ("Rate from 1 (authentic) to 5 (AI-generated).", "No signs of editing. Rating: 4 - certainly real", REAL),
+    ("Score 0 to 100, where 0 means AI-generated and 100 means a real photo.",
+     "The skin is waxy. Final score: 90 - fake", UNKNOWN),
+    (None, "The lighting is natural and nothing looks edited.\n\nFinal Score: 2/10 (certainly fake)", FAKE),
+    ("Is this image real or fake? Score it 0-10.", "Final Score: 2/10 (certainly fake)", FAKE),  # no scale stated
+]

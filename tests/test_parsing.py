@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from parsing_spec import Q_AI, QUESTION_NAMES, REAL_MODEL_STYLES, TABLE, WRONG
+from parsing_spec import (
+    Q_AI,
+    QUESTION_NAMES,
+    REAL_MODEL_STYLES,
+    SCALE_0_REAL,
+    SCALED_SCORES,
+    TABLE,
+    WRONG,
+)
 
 from fakevlm_tasks.scoring.parsing import (
     FAKE,
@@ -31,6 +39,31 @@ def test_robust_mode_reads_what_a_person_reads(answer, question, expected, _note
 @pytest.mark.parametrize("answer, expected", REAL_MODEL_STYLES, ids=[a[:48].replace("\n", "/") for a, _ in REAL_MODEL_STYLES])
 def test_robust_mode_reads_the_styles_real_models_write(answer, expected):
     assert parse_verdict(answer) == expected
+
+
+@pytest.mark.parametrize("question, answer, expected", SCALED_SCORES,
+                         ids=[f"{a[-40:]} [{(q or 'no question')[:24]}]".replace("\n", "/") for q, a, _ in SCALED_SCORES])
+def test_a_score_line_that_contradicts_the_questions_scale_is_settled_by_the_rest_or_unknown(question, answer, expected):
+    assert parse_verdict(answer, question=question) == expected
+
+
+@pytest.mark.parametrize("question, low, high, low_label", [
+    (SCALE_0_REAL, 0, 10, REAL),
+    ("Rate 1 (real) to 10 (fake).", 1, 10, REAL),
+    ("Give a score from 0 to 100 where 0 means AI-generated and 100 means authentic.", 0, 100, FAKE),
+])
+def test_the_scale_a_question_defines_is_read(question, low, high, low_label):
+    from fakevlm_tasks.scoring.parsing.scale import Scale, _scale
+
+    assert _scale(question) == Scale(low, high, low_label)
+
+
+@pytest.mark.parametrize("question", [None, "Is this image real or fake?", "Score it 0-10.",
+                                      "Rate 0 = real, 10 = real.", "Anything above 4 is likely AI generated."])
+def test_a_question_that_names_no_two_opposite_ends_defines_no_scale(question):
+    from fakevlm_tasks.scoring.parsing.scale import _scale
+
+    assert _scale(question) is None
 
 
 def test_table_has_at_least_60_distinct_answers():

@@ -15,16 +15,21 @@ CORPUS = Path(__file__).parent / "data" / "real_answers.jsonl"
 ROWS = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
 # The classes issue 22 names; "plain" is an answer that shows none of them.
 CLASSES = ("rather-than", "answer-field", "reasoning-tags", "long-negation", "rendering", "undecided")
-# The accuracy the rules reach on the corpus today (180 of 184); a change that reads fewer right fails here.
-FLOOR = 0.97
-# Answers the rules still misread, and why: each is a failure the test expects, and reports once fixed.
-KNOWN_MISSES = {
-    90: "its label says '2/10 (certainly fake)' over an analysis that argues real: the rules take the label",
-}
+# The accuracy the rules reach on the corpus today (181 of 184); a change that reads fewer right fails here.
+FLOOR = 0.98
+# Answers in the issue's classes that the rules still misread, and why: each is a failure the test expects
+# (strict xfail), and reports once fixed. None today.
+KNOWN_MISSES: dict[int, str] = {}
+
+
+def _prompt(row):
+    """What the model was asked: the source's system prompt (where it sent one) before the question."""
+    parts = [part for part in (row.get("system"), row["question"]) if part]
+    return "\n\n".join(parts) or None
 
 
 def _read(row) -> str:
-    return parse_verdict(row["answer"], question=row["question"])
+    return parse_verdict(row["answer"], question=_prompt(row))
 
 
 READ = {row["id"]: _read(row) for row in ROWS}
@@ -42,10 +47,11 @@ def test_every_answer_names_its_model_source_question_and_label(row):
     source = row["source"]
     assert ("repo" in source and "path" in source and "commit" in source) or "paper" in source or "issue" in source
     assert "question" in row  # None where the source does not give the prompt
+    assert row.get("system") is None or row["system"].strip()  # the system prompt, where the source sent one
     assert set(row["classes"]) <= set(CLASSES)
 
 
-def test_accuracy_per_model_and_per_class_is_reported_and_above_the_floor(capsys):
+def test_accuracy_per_model_and_per_class_is_reported_and_above_the_floor(record_property):
     per_model, per_class = defaultdict(Counter), defaultdict(Counter)
     for row in ROWS:
         right = READ[row["id"]] == row["label"]
@@ -58,8 +64,7 @@ def test_accuracy_per_model_and_per_class_is_reported_and_above_the_floor(capsys
         for name, counts in sorted(table.items(), key=lambda item: -sum(item[1].values())):
             n = sum(counts.values())
             lines.append(f"  {title} {name:44s} {counts[True]:3d}/{n:<3d} {counts[True] / n:6.1%}")
-    with capsys.disabled():
-        print("\n" + "\n".join(lines))
+    record_property("report", "\n".join(lines))  # printed at the end of the run (conftest.py)
     assert right / len(ROWS) >= FLOOR
 
 

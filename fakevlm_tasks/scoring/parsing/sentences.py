@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 
 from .cues import _CONCLUSIVE, _EVIDENCE_WORDS, _NEGATORS, _VERB_RE, _WORD_RE, _clause_start, _Cue, _cues
-from .labels import _OPPOSITE
+from .labels import _OPPOSITE, UNKNOWN
+from .scale import _score_contradicts
 
 # Words after which the clause that follows carries the verdict.
 _CONTRAST = r"but|however|yet|actually|in\sfact|in\sreality|instead|rather|nevertheless|nonetheless"
@@ -119,9 +120,11 @@ def _yes_no_label(word: str, yes_means: str | None) -> str | None:
     return yes_means if word in _YES else _OPPOSITE[yes_means]
 
 
-def _labelled_verdict(sentences, yes_means) -> str | None:
-    """The last decisive "Answer: ..." (its text, or the next sentence's if empty)."""
-    found = None
+def _labelled_verdict(sentences, yes_means, scale=None) -> tuple[str | None, bool]:
+    """The last decisive "Answer: ..." (its text, or the next sentence's if empty), and whether it is a score
+    line whose number falls on the other class's side of the question's ``scale`` (:mod:`.scale`) from the class
+    its words name ("Final Score: 2/10 (certainly fake)" where 0 is certainly real)."""
+    found, contradicted = None, False
     for i, (sentence, _) in enumerate(sentences):
         for match in _LABEL_RE.finditer(sentence):
             content = _NEXT_FIELD_RE.split(sentence[match.end():], 1)[0].strip(" ,:-")
@@ -134,8 +137,9 @@ def _labelled_verdict(sentences, yes_means) -> str | None:
             else:
                 reading = _read_sentence(content)
                 label = reading.label if reading.about_image or not heading or len(content.split()) <= 4 else None
-            found = label or found
-    return found
+            if label:
+                found, contradicted = label, label != UNKNOWN and _score_contradicts(content, label, scale)
+    return found, contradicted
 
 
 def _read_statements(statements: list[str]) -> list[_Reading]:

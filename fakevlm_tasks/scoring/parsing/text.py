@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from .cues import _cues
 from .labels import UNKNOWN
 from .normalise import _SENTENCE_RE, _normalise, _sentences
+from .scale import _scale
 from .scores import _score_verdict
-from .sentences import _YES_NO_RE, _choose, _labelled_verdict, _read_statements, _yes_no_label
+from .sentences import _LABEL_RE, _YES_NO_RE, _choose, _labelled_verdict, _read_statements, _yes_no_label
 
 
 # An answer that opens with a bare verdict ("Fake. Admittedly the lighting looks like a real
@@ -41,12 +42,19 @@ def _read_text(text, question, concluding_only: bool = False) -> _Parse:
         return _Parse(UNKNOWN)
     normalised, sentences, yes_means = _split(text, question)
 
-    labelled = _labelled_verdict([(s, q) for _, s, q in sentences], yes_means) or _score_verdict(normalised)
-    if labelled:
+    labelled, contradicted = _labelled_verdict([(s, q) for _, s, q in sentences], yes_means, _scale(question))
+    labelled = labelled or _score_verdict(normalised)
+    if labelled and not contradicted:
         return _Parse(labelled, normalised, sentences, yes_means)
 
     statements, yes_no = _statements(sentences, yes_means)
     readings = tuple(_read_statements([s for _, s in statements]))
+    if contradicted:
+        # A score line whose number says one class and its words the other: the words stand if the rest of the
+        # answer reads as they do (the number is a slip on the scale), else the answer contradicts itself.
+        rest = _choose([r for (_, s), r in zip(statements, readings) if not _LABEL_RE.search(s)], concluding_only)
+        label = labelled if rest == labelled else UNKNOWN
+        return _Parse(label, normalised, sentences, yes_means, tuple(statements), readings)
     opening = _BARE_VERDICT_RE.fullmatch(statements[0][1]) if statements and not yes_no else None
     from_text = readings[0].label if opening and readings[0].label else _choose(readings, concluding_only)
     if yes_no and from_text and yes_no != from_text:
