@@ -8,6 +8,7 @@ from typing import Any
 from lmms_eval.api.instance import TokenCounts
 
 from fakevlm_model.prompts import Prompt
+from fakevlm_tasks.glue.images import strict_decoding
 from fakevlm_tasks.glue.sample import VerdictScore
 
 
@@ -97,7 +98,9 @@ def load_images(doc_to_visual, doc) -> list:
         if not hasattr(visual, "convert"):
             raise SampleError(f"unsupported visual of type {type(visual).__name__} (images only)")
         try:
-            images.append(visual.convert("RGB"))
+            # A lazily opened image decodes here: strictly, since lmms-eval has set PIL to pad truncated files.
+            with strict_decoding():
+                images.append(visual.convert("RGB"))
         except Exception as exc:
             raise SampleError(f"corrupt image: {describe(exc)}") from exc
     return images

@@ -294,7 +294,12 @@ def test_a_missing_image_file_fails_that_sample_only(tiny_llava, logged):
     assert_failed_alone(answers, 1, "could not load the image", logged, model)
 
 
-def test_a_corrupt_image_file_fails_that_sample_only(tiny_llava, tmp_path, logged):
+@pytest.mark.parametrize("host_pads_truncated_files", [False, True], ids=["pil-default", "as-lmms-eval-sets-pil"])
+def test_a_corrupt_image_file_fails_that_sample_only(tiny_llava, tmp_path, logged, monkeypatch, host_pads_truncated_files):
+    from PIL import ImageFile
+
+    # lmms_eval.api.task sets LOAD_TRUNCATED_IMAGES = True on import: the adapter must refuse the file all the same.
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", host_pads_truncated_files)
     broken = tmp_path / "broken.png"
     random_image(0, (64, 64)).save(broken)
     broken.write_bytes(broken.read_bytes()[:200])  # truncated: the header opens, the pixels do not

@@ -10,7 +10,8 @@ _STRICT = threading.Lock()
 
 
 @contextlib.contextmanager
-def _strict_decoding():
+def strict_decoding():
+    """Decode images inside this block with truncated files refused, whatever the host set (see below)."""
     # lmms-eval sets PIL's process-wide ImageFile.LOAD_TRUNCATED_IMAGES = True when it loads
     # (lmms_eval/api/task.py), and PIL then pads a truncated file with grey without a word. PIL
     # reads the flag at decode time and offers no per-image switch, so it is held False around our
@@ -32,7 +33,7 @@ def decode(path: str | Path):
     from PIL import Image
 
     try:
-        with _strict_decoding(), Image.open(path) as im:
+        with strict_decoding(), Image.open(path) as im:
             im.load()
             return im.convert("RGB")
     except FileNotFoundError:
