@@ -52,7 +52,9 @@ def _batch_body(payload: dict) -> dict:
 
 def export_requests(task: str, model_version: str, family: str = "api", limit: int | None = None) -> list[dict]:
     """The Batch API lines for ``task``: one per doc, in doc order, as lmms-eval's ``openai`` adapter builds them."""
-    from lmms_eval.models import get_model  # loads this package's plugin, which registers the tasks
+    from lmms_eval.models import (
+        get_model,  # loads this package's plugin, which registers the tasks
+    )
     from lmms_eval.tasks import TaskManager, get_task_dict
 
     if family not in FAMILIES:
@@ -61,7 +63,12 @@ def export_requests(task: str, model_version: str, family: str = "api", limit: i
     recorder = _RecordingClient()
     adapter.client = recorder
     task_type = "simple" if adapter.is_simple else "chat"
-    task_obj = get_task_dict([task], TaskManager("WARNING", model_name=ADAPTER), task_type)[task]
+    # This package's tasks alone index in a fraction of a second; with lmms-eval's own (3,000+ YAML files) it
+    # takes seconds, so those are indexed only for a task that is not ours.
+    manager = TaskManager("WARNING", include_defaults=False, model_name=ADAPTER)
+    if task not in manager.all_tasks:
+        manager = TaskManager("WARNING", model_name=ADAPTER)
+    task_obj = get_task_dict([task], manager, task_type)[task]
     if isinstance(task_obj, tuple):  # a task inside a group
         task_obj = task_obj[1]
     if task_obj.lmms_eval_specific_kwargs is not None:
