@@ -6,6 +6,7 @@ show the run's output when they are missing.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -74,3 +75,17 @@ def samples_of(out: Path, task: str) -> list[dict]:
     """The lines of the task's ``*_samples_<task>.jsonl`` (there must be exactly one)."""
     (path,) = sorted(out.rglob(f"*_samples_{task}.jsonl"))
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@functools.cache
+def first_prompt(model: str, task: str, root: Path) -> str:
+    """The first doc's prompt that lmms-eval's own task loading gives ``model`` for ``task``, with the data prepared
+    under ``root``; cached, since a module's tests ask it of the same prepared data many times."""
+    from lmms_eval.tasks import TaskManager, get_task_dict
+
+    from fakevlm_tasks import TASKS_DIR
+
+    with data_dir(root):
+        manager = TaskManager("WARNING", include_path=str(TASKS_DIR), include_defaults=False, model_name=model)
+        loaded = get_task_dict([task], manager)[task]
+        return loaded.doc_to_text(loaded.test_docs()[0])

@@ -80,6 +80,7 @@ def probe_task(tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_lmms_eval_runs_the_adapter_and_the_task_sees_answers_scores_and_failures(fake_answering_llava, probe_task):
     from lmms_eval.evaluator import simple_evaluate
     from lmms_eval.tasks import TaskManager

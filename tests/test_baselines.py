@@ -21,12 +21,18 @@ from pathlib import Path
 
 import pytest
 import yaml
+from chat_server import FakeChatServer
+from lmms_runs import (
+    first_prompt,
+    offline_env,
+    results_of,
+    run_cli,
+    samples_of,
+)
+from official_formats import prepare_coloured_fakeclue
 
 from fakevlm_tasks import TASKS_DIR
 from fakevlm_tasks.glue.prepared import FAKECLUE_QUESTION
-from chat_server import FakeChatServer
-from lmms_runs import data_dir, offline_env, results_of, run_cli, samples_of
-from official_formats import prepare_coloured_fakeclue
 
 TEMPLATE = TASKS_DIR / "_fakevlm_template_yaml"
 GENERAL_MODELS = ("qwen2_vl", "internvl2", "llava_hf", "openai", "a_model_not_listed")
@@ -60,14 +66,7 @@ def data_root(tmp_path_factory):
     return prepare_coloured_fakeclue(tmp_path_factory.mktemp("baselines"), FAKECLUE)
 
 
-def _prompt(model: str, task: str, data_root: Path) -> str:
-    """What lmms-eval's own task loading gives ``model`` as the first doc's prompt."""
-    from lmms_eval.tasks import TaskManager, get_task_dict
-
-    with data_dir(data_root):
-        tm = TaskManager("WARNING", include_path=str(TASKS_DIR), include_defaults=False, model_name=model)
-        t = get_task_dict([task], tm)[task]
-        return t.doc_to_text(t.test_docs()[0])
+_prompt = first_prompt
 
 
 # ------------------------------------------------------------------------ prompts

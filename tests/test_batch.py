@@ -101,6 +101,7 @@ def test_the_cli_refuses_an_out_folder_that_does_not_exist(data_root, tmp_path, 
     assert "existing folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_cli_says_how_to_prepare_unprepared_data(tmp_path, capsys):
     with data_dir(tmp_path / "empty"):
         assert batch.main(["export", "--task", "fakeclue", "--model-version", MODEL, "--out", str(tmp_path / "r.jsonl")]) == 2

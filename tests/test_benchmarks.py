@@ -77,6 +77,7 @@ def test_an_unprepared_set_names_the_command_its_benchmark_declares(tmp_path):
         read_prepared("loki_judgment")
 
 
+@pytest.mark.slow
 def test_fakevlm_data_new_scaffolds_a_benchmark_that_prepares_and_evaluates_as_it_is(tmp_path, monkeypatch, capsys):
     from lmms_eval.evaluator import simple_evaluate
     from lmms_eval.tasks import TaskManager

@@ -205,6 +205,7 @@ def test_openvino_runs_in_float32_for_throughput_whatever_the_cpu(model_path):
     assert runner.requests >= 1
 
 
+@pytest.mark.slow
 def test_openvino_batches_in_flight_come_back_in_order_and_leave_the_inputs_alone(model_path):
     pytest.importorskip("openvino")
     import torch
@@ -424,6 +425,7 @@ def assert_rows_are_right(cache: EmbeddingCache, texts: list[str]) -> None:
     assert all(np.array_equal(found[t], vector_of(t)) for t in texts)
 
 
+@pytest.mark.slow
 def test_two_processes_writing_the_cache_at_once_lose_nothing(tmp_path):
     # Overlapping ranges, small transactions: the two writers interleave on the same rows.
     procs = [writer(tmp_path, 0, *[25] * 120), writer(tmp_path, 1500, *[25] * 120)]
@@ -435,6 +437,7 @@ def test_two_processes_writing_the_cache_at_once_lose_nothing(tmp_path):
     assert_rows_are_right(cache, [f"text {i}" for i in range(4500)])
 
 
+@pytest.mark.slow
 def test_a_writer_killed_mid_transaction_leaves_a_working_cache(tmp_path):
     proc = writer(tmp_path, 0, 1000, 100_000)
     wal = tmp_path / (EmbeddingCache.FILE + "-wal")

@@ -114,6 +114,7 @@ def test_download_prepares_fakeclue_with_every_image_found(hub, tmp_path):
     assert all(Path(r["image"]).is_file() for r in recs)
 
 
+@pytest.mark.slow
 def test_the_manifest_records_the_hub_revision_and_file_hashes(hub, tmp_path):
     files = fakeclue_files()
     commit = hub.publish("lingcco/FakeClue", files)
@@ -123,6 +124,7 @@ def test_the_manifest_records_the_hub_revision_and_file_hashes(hub, tmp_path):
     assert source["files"]["test.zip"] == hashlib.sha256(files["test.zip"]).hexdigest()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("nest", ["", "test/", "test/test/"])
 def test_the_image_root_is_found_however_deep_the_archive_nests_it(hub, tmp_path, nest):
     hub.publish("lingcco/FakeClue", fakeclue_files(nest=nest))
@@ -130,6 +132,7 @@ def test_the_image_root_is_found_however_deep_the_archive_nests_it(hub, tmp_path
     assert len(records(tmp_path)) == len(FAKECLUE)
 
 
+@pytest.mark.slow
 def test_a_second_download_gets_no_file_again(hub, tmp_path):
     hub.publish("lingcco/FakeClue", fakeclue_files())
     env = hub_env(hub, tmp_path)
@@ -140,6 +143,7 @@ def test_a_second_download_gets_no_file_again(hub, tmp_path):
     assert "extracting" not in proc.stderr  # the first run's extraction of the same archive is reused
 
 
+@pytest.mark.slow
 def test_the_train_split_is_extracted_for_training_and_the_test_set_left_alone(hub, tmp_path):
     hub.publish("lingcco/FakeClue", fakeclue_files())
     env = hub_env(hub, tmp_path)
@@ -155,6 +159,7 @@ def test_the_train_split_is_extracted_for_training_and_the_test_set_left_alone(h
 # ------------------------------------------------------------------ interrupted, corrupt, mismatched
 
 
+@pytest.mark.slow
 def test_a_connection_dropped_mid_archive_resumes_where_it_stopped(hub, tmp_path):
     files = fakeclue_files(pad=12_000_000)  # huggingface_hub writes in 10 MiB chunks: a resume needs one written
     hub.publish("lingcco/FakeClue", files)
@@ -169,6 +174,7 @@ def test_a_connection_dropped_mid_archive_resumes_where_it_stopped(hub, tmp_path
     assert len(records(tmp_path)) == len(FAKECLUE)
 
 
+@pytest.mark.slow
 def test_a_download_killed_mid_archive_leaves_nothing_prepared_and_a_rerun_finishes(hub, tmp_path):
     hub.publish("lingcco/FakeClue", fakeclue_files(pad=2_000_000))
     hub.throttle["test.zip"] = 0.05  # ~1.6 s for the archive
@@ -188,6 +194,7 @@ def test_a_download_killed_mid_archive_leaves_nothing_prepared_and_a_rerun_finis
     assert len(records(tmp_path)) == len(FAKECLUE)
 
 
+@pytest.mark.slow
 def test_an_extraction_killed_midway_is_started_over(hub, tmp_path):
     hub.publish("lingcco/FakeClue", fakeclue_files())
     partial = tmp_path / "data" / ".hub" / "fakeclue" / "test.partial"
@@ -199,6 +206,7 @@ def test_an_extraction_killed_midway_is_started_over(hub, tmp_path):
     assert manifest(tmp_path)["skipped"] == 0  # the half-written image was not used
 
 
+@pytest.mark.slow
 def test_a_corrupt_archive_is_an_error_naming_it_and_keeps_the_prepared_set(hub, tmp_path):
     hub.publish("lingcco/FakeClue", fakeclue_files())
     env = hub_env(hub, tmp_path)
@@ -214,6 +222,7 @@ def test_a_corrupt_archive_is_an_error_naming_it_and_keeps_the_prepared_set(hub,
     assert all(Path(r["image"]).is_file() for r in records(tmp_path))  # the earlier extraction is still there
 
 
+@pytest.mark.slow
 def test_a_checksum_mismatch_is_an_error_naming_the_file(hub, tmp_path):
     hub.publish("lingcco/FakeClue", fakeclue_files())
     hub.misreport["test.zip"] = "0" * 64
@@ -223,6 +232,7 @@ def test_a_checksum_mismatch_is_an_error_naming_the_file(hub, tmp_path):
     assert not (tmp_path / "data" / "fakeclue").exists()
 
 
+@pytest.mark.slow
 def test_an_archive_with_a_member_leaving_its_folder_is_refused_and_nothing_lands_outside(hub, tmp_path):
     files = fakeclue_files()
     files["test.zip"] = zip_bytes({"test/" + FAKECLUE[0][0]: png_bytes(), "../../../../../escaped.txt": b"out"})
@@ -288,6 +298,7 @@ def test_the_root_found_maps_a_renamed_top_folder_onto_the_annotations_prefix():
 # ------------------------------------------------------------------ offline, opt-out, first use, two ranks
 
 
+@pytest.mark.slow
 def test_offline_the_task_prepares_from_a_hub_cache_that_holds_the_files(hub, tmp_path):
     hub.publish("lingcco/FakeClue", fakeclue_files())
     env = hub_env(hub, tmp_path)
@@ -308,6 +319,7 @@ def test_offline_with_an_empty_cache_fails_at_once_naming_the_command(hub, tmp_p
     assert hub.requests == [] and time.monotonic() - started < 30
 
 
+@pytest.mark.slow
 def test_auto_download_off_fails_naming_the_command(hub, tmp_path):
     hub.publish("lingcco/FakeClue", fakeclue_files())
     proc = run(FIRST_USE.format("fakeclue"), hub_env(hub, tmp_path, FAKEVLM_AUTO_DOWNLOAD="0"))
@@ -316,6 +328,7 @@ def test_auto_download_off_fails_naming_the_command(hub, tmp_path):
     assert hub.requests == []
 
 
+@pytest.mark.slow
 def test_a_tasks_first_use_downloads_and_prepares_with_a_log_line(hub, tmp_path):
     hub.publish("lingcco/FakeClue", fakeclue_files())
     proc = run(FIRST_USE.format("fakeclue"), hub_env(hub, tmp_path))
@@ -324,6 +337,7 @@ def test_a_tasks_first_use_downloads_and_prepares_with_a_log_line(hub, tmp_path)
     assert "downloading lingcco/FakeClue (test split) from the Hugging Face Hub" in proc.stderr
 
 
+@pytest.mark.slow
 def test_two_processes_at_once_download_and_extract_once(hub, tmp_path):
     hub.publish("lingcco/FakeClue", fakeclue_files(pad=1_000_000))
     hub.throttle["test.zip"] = 0.03
@@ -348,6 +362,7 @@ def _write_annotations(folder: Path, tf, oe) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_loki_media_from_the_hub_with_the_annotations_given(hub, tmp_path):
     tf, oe = loki_annotations()
     hub.publish("bczhou/LOKI", {"README.md": b"# LOKI\n", "media_data.zip": loki_media(tf, oe)})
@@ -358,6 +373,7 @@ def test_loki_media_from_the_hub_with_the_annotations_given(hub, tmp_path):
     assert all(Path(r["image"]).is_file() for r in records(tmp_path, "loki"))
 
 
+@pytest.mark.slow
 def test_loki_without_annotations_on_the_hub_names_the_clone_command(hub, tmp_path):
     tf, oe = loki_annotations()
     hub.publish("bczhou/LOKI", {"README.md": b"# LOKI\n", "media_data.zip": loki_media(tf, oe)})
@@ -368,6 +384,7 @@ def test_loki_without_annotations_on_the_hub_names_the_clone_command(hub, tmp_pa
     assert hub.downloads("media_data.zip") == []  # nothing big is fetched before the annotations are there
 
 
+@pytest.mark.slow
 def test_loki_uses_the_hub_copy_of_the_annotations_when_the_repo_carries_them(hub, tmp_path):
     tf, oe = loki_annotations()
     hub.publish("bczhou/LOKI", {"media_data.zip": loki_media(tf, oe),
@@ -378,6 +395,7 @@ def test_loki_uses_the_hub_copy_of_the_annotations_when_the_repo_carries_them(hu
     assert "records 3" in proc.stdout
 
 
+@pytest.mark.slow
 def test_downloading_a_benchmark_not_on_the_hub_prints_how_to_prepare_it(tmp_path):
     proc = run(CLI, dict(os.environ, FAKEVLM_DATA_DIR=str(tmp_path)), "download", "ddvqa")
     assert proc.returncode == 2

@@ -14,12 +14,19 @@ from pathlib import Path
 
 import pytest
 import yaml
+from lmms_runs import (
+    first_prompt,
+    offline_env,
+    prepare,
+    results_of,
+    run_cli,
+    samples_of,
+)
+from official_formats import fakeclue_record, png, write_fakeclue
 
 from fakevlm_tasks import TASKS_DIR
 from fakevlm_tasks.glue.prepared import FAKECLUE_QUESTION
 from fakevlm_tasks.scoring.parsing import UNKNOWN, parse_verdict_detail
-from lmms_runs import data_dir, offline_env, prepare, results_of, run_cli, samples_of
-from official_formats import fakeclue_record, png, write_fakeclue
 
 LMMS_EVAL_MODELS = Path(__import__("lmms_eval").__file__).parent / "models"
 #: The adapter names this project gives a prompt for these families, and whether they run offline here.
@@ -59,12 +66,7 @@ def data_root(tmp_path_factory) -> Path:
 
 def _prompt(model: str, data_root: Path) -> str:
     """The first fakeclue doc's prompt as lmms-eval's own task loading gives it to ``model``."""
-    from lmms_eval.tasks import TaskManager, get_task_dict
-
-    with data_dir(data_root):
-        tm = TaskManager("WARNING", include_path=str(TASKS_DIR), include_defaults=False, model_name=model)
-        task = get_task_dict(["fakeclue"], tm)["fakeclue"]
-        return task.doc_to_text(task.test_docs()[0])
+    return first_prompt(model, "fakeclue", data_root)
 
 
 # ------------------------------------------------------------------------ prompts

@@ -19,6 +19,7 @@ def test_fakevlm_is_declared_in_lmms_evals_model_entry_point_group():
     assert ep.value == "fakevlm_model.plugin:manifests"
 
 
+@pytest.mark.slow
 def test_importing_lmms_eval_models_registers_the_model_and_the_tasks():
     import lmms_eval.models as models
     from lmms_eval.tasks import TaskManager
@@ -31,6 +32,7 @@ def test_importing_lmms_eval_models_registers_the_model_and_the_tasks():
     assert OUR_TASKS <= set(TaskManager("ERROR").all_tasks)
 
 
+@pytest.mark.slow
 def test_registration_keeps_the_users_include_path_and_is_idempotent(tmp_path):
     import lmms_eval.models  # noqa: F401  (runs the entry point)
     from lmms_eval.tasks import TaskManager

@@ -486,6 +486,7 @@ def browser():
         yield driver
 
 
+@pytest.mark.slow
 def test_in_a_browser_a_click_on_a_column_header_sorts_the_models(built, browser):
     from selenium.webdriver.common.by import By
 
@@ -510,6 +511,7 @@ def test_in_a_browser_a_click_on_a_column_header_sorts_the_models(built, browser
     assert script_errors(browser) == []
 
 
+@pytest.mark.slow
 def test_in_a_browser_the_explorer_filters_to_wrong_answers_and_opens_a_sample(built, browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -559,6 +561,7 @@ def test_in_a_browser_the_explorer_filters_to_wrong_answers_and_opens_a_sample(b
     assert script_errors(browser) == []
 
 
+@pytest.mark.slow
 def test_in_a_browser_a_permalink_opens_its_doc_and_the_pages_turn(built, browser):
     from selenium.webdriver.common.by import By
 
@@ -580,6 +583,7 @@ def test_in_a_browser_a_permalink_opens_its_doc_and_the_pages_turn(built, browse
     assert script_errors(browser) == []
 
 
+@pytest.mark.slow
 def test_in_a_browser_an_answer_is_shown_as_text_never_as_markup(built, browser):
     from selenium.webdriver.common.by import By
 
@@ -595,6 +599,7 @@ def test_in_a_browser_an_answer_is_shown_as_text_never_as_markup(built, browser)
     assert script_errors(browser) == []
 
 
+@pytest.mark.slow
 def test_in_a_browser_no_element_gets_class_undefined(built, browser):
     site_dir, _, samples = built
     key = samples[("org/strong (fakevlm)", "fakeclue")][0]["acc"]["id"]

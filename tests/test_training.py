@@ -234,6 +234,7 @@ def test_an_image_that_breaks_during_training_is_logged_and_replaced_not_fatal(p
 
 # -- training, checkpoints, processes, resume ----------------------------------------------------------
 
+@pytest.mark.slow
 def test_loss_falls_on_a_tiny_fakeclue_set(trained):
     _, summary = trained
     losses = [h["loss"] for h in summary["losses"]]
@@ -347,6 +348,7 @@ def test_a_killed_run_resumes_with_the_same_steps_learning_rates_and_losses(tiny
         ("fakevlm_7b_linear_probe.yaml", ["method.feature=image_mean"]),
     ],
 )
+@pytest.mark.slow
 def test_head_variants_write_a_llava_folder_with_the_documented_head(tiny_llava, paper_data, tmp_path, config, more):
     from fakevlm_training.modeling import LlavaWithVerdictHead
     from transformers import LlavaForConditionalGeneration
@@ -373,6 +375,7 @@ def test_head_variants_write_a_llava_folder_with_the_documented_head(tiny_llava,
         assert all(torch.equal(base[k], trained_sd[k]) for k in base), "the probe changed the frozen backbone"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config, feature", [("fakevlm_7b_class_head.yaml", "llm_last_token"), ("fakevlm_7b_linear_probe.yaml", "image_mean")])
 def test_the_fakevlm_adapter_evaluates_a_head_checkpoint_through_its_head(tiny_llava, paper_data, tmp_path, config, feature):
     """Head mode: the head's prompt, a verdict sentence from P(real), P(real) as score, log P(class) as loglikelihood."""
@@ -419,6 +422,7 @@ def model_input(model_dir: Path, label: int) -> dict:
     return item
 
 
+@pytest.mark.slow
 def test_lora_variant_writes_a_merged_plain_llava_folder(tiny_llava, paper_data, tmp_path):
     from transformers import LlavaForConditionalGeneration
 
