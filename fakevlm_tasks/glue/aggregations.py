@@ -339,6 +339,8 @@ def agg_pooled_balanced_acc(records):
 
 @reads("label", "verdict", pooled=True)
 def agg_pooled_fake_acc(records):
-    """Accuracy on one group's fakes, x100."""
+    """Accuracy on one group's fakes (the scoring kernel's ``acc_fake`` over the pool), x100."""
     rs, _ = _pool(records)
-    return _share([r for r in rs if r["label"] == FAKE], lambda r: r["verdict"] == FAKE)
+    if not rs:
+        return None
+    return pct(metrics.detection_metrics([r["label"] for r in rs], [r["verdict"] for r in rs])["acc_fake"])
