@@ -13,6 +13,7 @@ import torch
 from transformers import LogitsProcessor
 
 from fakevlm_tasks.glue.sample import VerdictScore
+from fakevlm_tasks.scoring.parsing import answer_start
 
 VERDICT_WORDS = ("real", "fake")
 
@@ -54,11 +55,13 @@ class VerdictRecorder(LogitsProcessor):
         self.steps.append(torch.stack([probs[:, self.real_ids].sum(-1), probs[:, self.fake_ids].sum(-1)], dim=-1))
         return scores
 
-    def scores_for(self, generated: torch.LongTensor) -> list[VerdictScore | None]:
+    def scores_for(self, generated: torch.LongTensor, starts: list[int] | None = None) -> list[VerdictScore | None]:
         """One score per row of ``generated`` (the new tokens only): at the first verdict token.
 
-        A row that never generated a verdict token is scored at the step where the two
-        words had the most probability (``found=False``); ``None`` when nothing was recorded.
+        ``starts``: per row, the first step that may hold it (a reasoning model's answer after its
+        ``</think>``: a "real" in its musings is not its verdict); 0 for every row by default. A row
+        that never generated a verdict token from there is scored at the step where the two words had
+        the most probability (``found=False``); ``None`` when nothing was recorded.
         """
         if not self.steps:
             return [None] * generated.shape[0]
@@ -69,6 +72,8 @@ class VerdictRecorder(LogitsProcessor):
         out = []
         for row in range(generated.shape[0]):
             positions = hits[row].nonzero()
+            if starts is not None:
+                positions = positions[positions >= starts[row]]
             if len(positions):
                 step, found = int(positions[0]), True
             else:
@@ -76,3 +81,21 @@ class VerdictRecorder(LogitsProcessor):
             p_real, p_fake = table[row, step].tolist()
             out.append(VerdictScore(p_real=p_real, p_fake=p_fake, step=step if found else None, found=found))
         return out
+
+
+def answer_token_start(tokenizer, tokens, text: str) -> int:
+    """The first of ``tokens`` (one generated row) that lies in ``text``'s answer part
+    (:func:`~fakevlm_tasks.scoring.parsing.answer_start`; ``text`` is the row decoded with special tokens skipped,
+    not stripped): the token that crosses where the answer begins. 0 when the answer has no reasoning block."""
+    at = answer_start(text)
+    if at == 0:
+        return 0
+    tokens = list(tokens)
+    low, high = 0, len(tokens)
+    while low < high:  # a prefix's decoded length grows with it
+        middle = (low + high) // 2
+        if len(tokenizer.decode(tokens[:middle], skip_special_tokens=True)) < at:
+            low = middle + 1
+        else:
+            high = middle
+    return max(0, low - 1)

@@ -41,3 +41,34 @@ def test_recorder_falls_back_to_the_step_with_most_verdict_mass_when_no_verdict_
 
 def test_recorder_gives_no_score_when_nothing_was_generated():
     assert VerdictRecorder([5], [6]).scores_for(torch.zeros(2, 0, dtype=torch.long)) == [None, None]
+
+
+def test_recorder_scores_the_first_verdict_token_at_or_after_each_rows_start():
+    recorder = VerdictRecorder([5], [6])
+    for _ in range(4):
+        recorder(torch.zeros(1, 1, dtype=torch.long), torch.zeros(1, 7))
+    generated = torch.tensor([[5, 1, 6, 2]])  # "real" in the reasoning, "fake" in the answer
+    assert recorder.scores_for(generated)[0].step == 0
+    assert recorder.scores_for(generated, [2])[0].step == 2
+    assert not recorder.scores_for(generated, [3])[0].found
+
+
+@pytest.mark.parametrize("text, verdict_word", [
+    ("<think>The fur looks real to me. Hmm.</think> This is a fake image.", "fake"),
+    ("The fur looks fake.</think>This is a real image.", "real"),  # the chat template opened the block
+    ("This is a real image. The fur is even.", "real"),  # no reasoning: the first verdict word
+    ("<think>It might be real, or fake", "real"),  # cut off mid-thought: it is all there is
+])
+def test_the_score_is_read_at_the_verdict_after_the_reasoning_block(tiny_llava, text, verdict_word):
+    from transformers import AutoTokenizer
+
+    from fakevlm_model.verdict import answer_token_start, verdict_token_ids
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llava)
+    real, fake = verdict_token_ids(tokenizer)
+    tokens = tokenizer.encode(text, add_special_tokens=False)
+    decoded = tokenizer.decode(tokens, skip_special_tokens=True)
+    start = answer_token_start(tokenizer, tokens, decoded)
+    first = next(i for i, t in enumerate(tokens) if i >= start and t in real + fake)
+    assert tokenizer.decode([tokens[first]]).strip().lower() == verdict_word
+    assert (start > 0) == ("</think>" in text)  # the reasoning is skipped only where it was closed

@@ -13,7 +13,7 @@ from transformers import LogitsProcessorList
 
 from fakevlm_model.backends.base import Backend
 from fakevlm_model.rows import Batch, Generated, Likelihood, continuation_text, describe
-from fakevlm_model.verdict import VerdictRecorder, verdict_token_ids
+from fakevlm_model.verdict import VerdictRecorder, answer_token_start, verdict_token_ids
 
 
 class HfBackend(Backend):
@@ -95,9 +95,11 @@ class HfBackend(Backend):
         with torch.inference_mode():
             sequences = self.model.generate(**inputs, **settings, logits_processor=LogitsProcessorList([recorder] if recorder else []))
         new_tokens = sequences[:, inputs["input_ids"].shape[1] :].cpu()
-        verdicts = recorder.scores_for(new_tokens) if recorder else [None] * len(batch.rows)
         with self._tokenizer_lock:
             texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+            # A reasoning model's verdict is the one after its </think>: the score is read there.
+            starts = [answer_token_start(self.tokenizer, tokens, text) for tokens, text in zip(new_tokens, texts)] if recorder else None
+        verdicts = recorder.scores_for(new_tokens, starts) if recorder else [None] * len(batch.rows)
         stop_ids = _stop_ids(self.model.generation_config)
         return [
             Generated(text.strip(), TokenCounts(input_tokens=int(mask.sum()), output_tokens=_generated_length(tokens, stop_ids)), verdict)

@@ -17,12 +17,13 @@ sentence; :mod:`.spans` where the verdict was read.
 from __future__ import annotations
 
 from .explanations import evidence_verdict, split_verdict_sentence
+from .fields import answer_start
 from .labels import FAKE, MODES, REAL, UNKNOWN, Verdict
 from .official import _official
 from .robust import _robust
 from .spans import verdict_spans
 
-__all__ = ["FAKE", "MODES", "REAL", "UNKNOWN", "Verdict", "evidence_verdict", "parse_verdict",
+__all__ = ["FAKE", "MODES", "REAL", "UNKNOWN", "Verdict", "answer_start", "evidence_verdict", "parse_verdict",
            "parse_verdict_detail", "split_verdict_sentence", "verdict_spans"]
 
 

@@ -26,3 +26,13 @@ def _answer_part(text: str) -> tuple[int, int, bool]:
     if ends:
         return 0, ends[-1].start(), True
     return 0, len(text), bool(_REASONING_START_RE.search(text))
+
+
+def answer_start(text: str) -> int:
+    """Where in ``text`` the answer the robust mode reads begins (see :func:`_answer_part`): after the last reasoning
+    block, or at the answer field; 0 for an answer with neither, or one that is all reasoning (cut off mid-thought).
+    The adapter reads its verdict score at the first "real"/"fake" token from here, not inside the reasoning."""
+    if not isinstance(text, str):
+        return 0
+    start, _, reasoning = _answer_part(text)
+    return 0 if reasoning else start
