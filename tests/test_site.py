@@ -399,6 +399,19 @@ def test_a_task_name_that_is_no_file_name_gets_an_explorer_under_a_safe_name(tmp
     assert re.fullmatch(r"[A-Za-z0-9_.-]+", script.name) and column(data_of(tmp_path / "site", script.stem), 0, "text") == ["Yes"]
 
 
+@pytest.mark.parametrize("task", ["../../outside", "a/b", "nul\x00byte"])
+def test_a_task_name_that_would_point_outside_its_folder_gets_no_explorer_and_the_site_is_still_written(tmp_path, task, capsys):
+    results = tmp_path / "results" / "20250101_000000_results.json"
+    results.parent.mkdir()
+    results.write_text(json.dumps({"results": {task: {"exact_match,none": 50.0}},
+                                   "config": {"model": "dummy", "model_args": "response=x"}, "date": "20250101_000000"}))
+    (tmp_path / "outside.jsonl").write_text('{"doc_id": 0, "filtered_resps": ["Yes"]}\n')  # what "../../outside" would read
+    leaderboard.write_leaderboard([tmp_path / "results"], tmp_path / "board")
+    index = site.write_site([tmp_path / "results"], tmp_path / "site", board_dir=tmp_path / "board")
+    assert index.is_file() and not list((tmp_path / "site").glob("samples_*.html"))
+    assert "can name no samples file" in capsys.readouterr().err
+
+
 def test_a_partial_run_is_marked_in_the_site(tmp_path):
     write_foreign_run(tmp_path / "results", "fakeclue", ["This is a fake image."])
     path = tmp_path / "results" / "20250101_000000_results.json"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from scipy import special
 
 from fakevlm_tasks.report import logged_samples, uncertainty
@@ -47,3 +48,9 @@ def test_a_zero_width_comparison_interval_is_left_out_with_a_note():
     b = stats.per_doc(labels, [REAL] * 6, log_odds=[0.5] * 6)
     fields = uncertainty.comparison_fields(stats.compare(a, b, ["auc"], n_resamples=500)["auc"])
     assert fields["ci95"] is None and fields["p_value"] == 2 / 64 and "DeLong's variance is zero" in fields["note"]
+
+
+@pytest.mark.parametrize("task", ["../../outside", "a/b", "nul\x00byte"])
+def test_a_task_name_that_can_name_no_samples_file_is_a_run_without_samples_and_a_reason(tmp_path, task):
+    run = uncertainty.load_run("dummy", task, tmp_path / "20250101_000000_results.json", {}, uncertainty.Settings())
+    assert run.samples is None and "can name no samples file" in run.missing

@@ -46,8 +46,12 @@ class LoggedRun:
     doc_image: list[str | None] = field(default_factory=list)
 
 
-def samples_path(results_path: str | Path, task: str) -> Path:
-    """Where lmms-eval writes a task's samples beside ``<ts>_results.json``: ``<ts>_samples_<task>.jsonl``."""
+def samples_path(results_path: str | Path, task: str) -> Path | None:
+    """Where lmms-eval writes a task's samples beside ``<ts>_results.json``: ``<ts>_samples_<task>.jsonl``. None
+    where ``task`` (read from a results file, so untrusted) cannot be part of a file name in that folder: a path
+    separator or a NUL in it would point elsewhere or at nothing."""
+    if not isinstance(task, str) or any(c in task for c in ("/", "\\", "\x00")):
+        return None
     results_path = Path(results_path)
     stem = results_path.name.removesuffix("_results.json")
     return results_path.with_name(f"{stem}_samples_{task}.jsonl")

@@ -573,7 +573,10 @@ def _write_explorers(tasks: list[str], measured: list[Row], out: Path, *, css_mo
     written = []
     for task in tasks:
         runs = [(r.model, logged_samples.samples_path(r.files[task], task)) for r in measured if task in r.files]
-        runs = [(model, path) for model, path in runs if path.is_file()]
+        if any(path is None for _, path in runs):
+            print(f"fakevlm-leaderboard --html: the task name {task!r} can name no samples file: no explorer for it",
+                  file=sys.stderr)
+        runs = [(model, path) for model, path in runs if path is not None and path.is_file()]
         if not runs:
             continue
         explorer = explorer_data(task, runs, css_model=css_model, names=names)

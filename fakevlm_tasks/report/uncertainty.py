@@ -63,6 +63,9 @@ class Run:
 def load_run(model: str, task: str, results_path: Path, reported: dict, settings: Settings) -> Run:
     path = logged_samples.samples_path(results_path, task)
     run = Run(model, task, Path(results_path), reported)
+    if path is None:
+        run.missing = f"the task name {task!r} can name no samples file beside {results_path.name}"
+        return run
     if not path.is_file():
         run.missing = f"no samples file beside {results_path.name} ({path.name}): run lmms-eval with --log_samples"
         return run
