@@ -139,6 +139,10 @@ _ABOUT_IMAGE_BEFORE_RE = re.compile(
 _ABOUT_IMAGE_AFTER_RE = re.compile(r"\s*(?:image|photo|photograph|picture|pic|one)s?\b")
 # What a conclusion draws is about the image: "..., indicating AI generation".
 _CONCLUDED_BEFORE_RE = re.compile(rf"\b(?:{_CONCLUSIVE})(?:\s[\w-]+){{0,3}}\s$")
+# How far back from a cue (in characters) its clause, negation and qualifiers are looked for; further back belongs
+# to no reading a person makes, and the bound keeps one very long sentence (a question read from an untrusted
+# annotation file, say) linear to read rather than quadratic.
+_REACH = 400
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,7 @@ def _cues(sentence: str) -> list[_Cue]:
         if label is None or _in_heading(sentence, match.start(), match.end()):
             continue
         if _UNASSERTED_RE.search(sentence, _clause_start(sentence, match.start()), match.start()) or (
-                match.group(0).startswith("authentic") and _CHECKED_RE.search(sentence, 0, match.start())):
+                match.group(0).startswith("authentic") and _CHECKED_RE.search(sentence, _back(match.start()), match.start())):
             continue
         if label == REAL and match.group(0) in ("real", "genuine", "authentic") and _OTHER_NOUN_RE.match(sentence, match.end()):
             strong = False
@@ -171,22 +175,30 @@ def _cues(sentence: str) -> list[_Cue]:
         # Negation reaches back to the clause start, and no further than the nearest cue
         # of the other class ("not real, fake": the "not" is spent on "real").
         scope_start = _clause_start(sentence, start)
-        for other_start, other_end, other_raw, _ in found[:i]:
-            if other_raw != raw and other_end > scope_start:
+        for j in range(i - 1, -1, -1):  # the nearest first; cues do not overlap, so their ends grow with their starts
+            _, other_end, other_raw, _ = found[j]
+            if other_end <= scope_start:
+                break
+            if other_raw != raw:
                 scope_start = other_end
+                break
         flips = len(_negating(sentence, scope_start, start))
         label = _OPPOSITE[raw] if flips % 2 else raw
-        about = bool(_ABOUT_IMAGE_BEFORE_RE.search(sentence, 0, start)
+        about = bool(_ABOUT_IMAGE_BEFORE_RE.search(sentence, _back(start), start)
                      or _ABOUT_IMAGE_AFTER_RE.match(sentence, end)
-                     or _CONCLUDED_BEFORE_RE.search(sentence, 0, start))
-        generic = bool(_GENERIC_BEFORE_RE.search(sentence, 0, start) or _GENERIC_AFTER_RE.match(sentence, end)
+                     or _CONCLUDED_BEFORE_RE.search(sentence, _back(start), start))
+        generic = bool(_GENERIC_BEFORE_RE.search(sentence, _back(start), start) or _GENERIC_AFTER_RE.match(sentence, end)
                        or _GENERIC_ADVERB_RE.search(sentence, _clause_start(sentence, start), start))
         cues.append(_Cue(start, end, raw, label, strong and not generic, about and not generic))
     return cues
 
 
+def _back(position: int) -> int:
+    return max(0, position - _REACH)
+
+
 def _in_heading(sentence: str, start: int, end: int) -> bool:
-    colon = sentence.find(":", end)
+    colon = sentence.find(":", end, end + _REACH)
     if colon < 0:
         return False
     heading = sentence[max(sentence.rfind(d, 0, start) for d in ":,;") + 1:colon]
@@ -207,8 +219,9 @@ def _drop_alternatives(sentence, found):
 
 
 def _clause_start(sentence: str, position: int) -> int:
-    stops = [m.end() for m in _NEGATION_STOP_RE.finditer(sentence, 0, position)]
-    return stops[-1] if stops else 0
+    """Where the clause holding ``position`` starts: after the last stop before it, and at most :data:`_REACH` back."""
+    stops = [m.end() for m in _NEGATION_STOP_RE.finditer(sentence, _back(position), position)]
+    return stops[-1] if stops else _back(position)
 
 
 def _negating(sentence: str, start: int, end: int) -> list[re.Match]:
