@@ -14,16 +14,15 @@ import argparse
 import time
 
 from fakevlm_tasks.scoring.parsing import parse_verdict
-from fakevlm_tasks.scoring.parsing.text import _class_asked
 
 CLAUSE = "0 = real "
 ANSWER = "The fur is smeared and there are no signs of editing. Final Score: 2/10 (certainly fake)."
 
 
 def measure(n: int) -> tuple[int, float]:
-    """(characters, seconds) to read an answer against a fresh question of ``n`` clauses."""
+    """(characters, seconds) to read an answer against a question of ``n`` clauses (each size a new question, so
+    none of the parser's per-question caches answers)."""
     question = CLAUSE * n + "10 = fake"
-    _class_asked.cache_clear()
     start = time.perf_counter()
     parse_verdict(ANSWER, question=question)
     parse_verdict(question)  # the same text as an answer

@@ -52,9 +52,7 @@ def _batch_body(payload: dict) -> dict:
 
 def export_requests(task: str, model_version: str, family: str = "api", limit: int | None = None) -> list[dict]:
     """The Batch API lines for ``task``: one per doc, in doc order, as lmms-eval's ``openai`` adapter builds them."""
-    from lmms_eval.models import (
-        get_model,  # loads this package's plugin, which registers the tasks
-    )
+    from lmms_eval.models import get_model  # loads this package's plugin, which registers the tasks
     from lmms_eval.tasks import TaskManager, get_task_dict
 
     if family not in FAMILIES:

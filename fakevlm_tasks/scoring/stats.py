@@ -23,14 +23,6 @@ from fakevlm_tasks.scoring.metrics import (
 )
 
 
-def _scipy_stats():
-    """scipy.stats, imported on first use: it takes most of a second to import, and the command-line tools
-    that import the benchmarks (``fakevlm-data``, ``fakevlm-batch``) never compute an interval."""
-    from scipy import stats
-
-    return stats
-
-
 #: Conventions shared by every interval and test here.
 CONFIDENCE = 0.95
 DEFAULT_RESAMPLES = 2000
@@ -584,7 +576,11 @@ def intervals(d: PerDoc, metrics: Sequence[str], *, confidence: float = CONFIDEN
 
 def clopper_pearson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """The exact binomial interval of k successes in n trials (scipy)."""
-    ci = _scipy_stats().binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
+    # scipy.stats is imported where it is used (as statsmodels is): it takes most of a second, and the command-line
+    # tools that import the benchmarks (fakevlm-data, fakevlm-batch) never compute an interval.
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
     return float(ci.low), float(ci.high)
 
 
@@ -651,12 +647,14 @@ def delong(positive: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray) -> 
     m, n = int(positive.sum()), int((~positive).sum())
     if m < 2 or n < 2:
         raise Unavailable("DeLong needs at least two docs of each class")
+    from scipy.stats import rankdata
+
     v10, v01 = [], []
     for s in (np.asarray(scores_a, float), np.asarray(scores_b, float)):
         x, y = s[positive], s[~positive]
-        all_ranks = _scipy_stats().rankdata(np.r_[x, y])
-        v10.append((all_ranks[:m] - _scipy_stats().rankdata(x)) / n)
-        v01.append(1.0 - (all_ranks[m:] - _scipy_stats().rankdata(y)) / m)
+        all_ranks = rankdata(np.r_[x, y])
+        v10.append((all_ranks[:m] - rankdata(x)) / n)
+        v01.append(1.0 - (all_ranks[m:] - rankdata(y)) / m)
     aucs = [float(v.mean()) for v in v10]
     cov = np.cov(np.stack(v10)) / m + np.cov(np.stack(v01)) / n
     return aucs[0], aucs[1], float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
@@ -808,9 +806,11 @@ def _delong_comparison(a: PerDoc, b: PerDoc, boot: Comparison, confidence: float
     _, _, var = delong(a.label_real[det], _scores(a)[det], _scores(b)[det])
     if var <= 1e-15:  # both models rank every pair the same way on every doc: no normal approximation to use
         raise Unavailable("DeLong's variance is zero (each model ranks all its pairs of docs alike)")
+    from scipy.stats import norm
+
     sd = math.sqrt(var)
-    half = float(_scipy_stats().norm.ppf(0.5 + confidence / 2)) * sd
-    p = float(2 * _scipy_stats().norm.sf(abs(boot.diff) / sd))
+    half = float(norm.ppf(0.5 + confidence / 2)) * sd
+    p = float(2 * norm.sf(abs(boot.diff) / sd))
     return replace(boot, low=boot.diff - half, high=boot.diff + half, p_value=p, test="DeLong",
                    ci_method="normal, DeLong variance")
 
